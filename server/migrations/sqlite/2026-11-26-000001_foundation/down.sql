@@ -1,0 +1,3 @@
+DROP TABLE devices;
+DROP TABLE api_keys;
+DROP TABLE accounts;

@@ -1,0 +1,327 @@
+//! The `relay-server` command line: serve, and the operator's account and key verbs.
+//! Every command takes `--json` for scripts; human output otherwise.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::accounts::{AccountStatus, queries as accounts};
+use crate::db::{Db, StoreError};
+use crate::keys::queries as keys;
+use crate::plans;
+use crate::serve::{ServeError, ServeOptions};
+
+#[derive(Debug, Parser)]
+#[command(name = "relay-server", version, about = "Relay: an SMS gateway whose senders are your own Android phones.")]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// Database URL: a SQLite file path (default: <data-dir>/relay.db) or postgres://…
+    #[arg(long, global = true, env = "RELAY_DATABASE_URL")]
+    pub database: Option<String>,
+    /// Folder for the SQLite database and other server files.
+    #[arg(long, global = true, env = "RELAY_DATA_DIR", default_value = "relay-data")]
+    pub data_dir: PathBuf,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// `relay-server` alone serves, with these options.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API (the default).
+    Serve(ServeArgs),
+    /// Manage customer accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "RELAY_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// Base URL the world reaches this server at (behind a proxy), e.g. https://sms.example.com
+    #[arg(long, env = "RELAY_PUBLIC_URL")]
+    pub public_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create an account and its first API key (shown once).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: String,
+        /// Plan: starter, standard, business or unlimited.
+        #[arg(long, default_value = plans::DEFAULT_PLAN)]
+        plan: String,
+        /// Subscription length in days.
+        #[arg(long, default_value_t = 365)]
+        days: i64,
+    },
+    /// List accounts.
+    List,
+    /// Extend a subscription (from its expiry, or from now if it has run out).
+    Renew {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        days: i64,
+    },
+    /// Disable an account's API keys until it is resumed.
+    Suspend {
+        #[arg(long)]
+        account: String,
+    },
+    /// Re-enable a suspended account.
+    Resume {
+        #[arg(long)]
+        account: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create another API key for an account (shown once).
+    Create {
+        #[arg(long)]
+        account: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+    /// List an account's keys.
+    List {
+        #[arg(long)]
+        account: String,
+    },
+    /// Revoke a key at once.
+    Revoke { key_id: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+}
+
+impl CliError {
+    fn code(&self) -> &'static str {
+        match self {
+            CliError::Invalid(_) => "invalid_request",
+            CliError::NotFound(_) => "not_found",
+            CliError::Conflict(_) => "conflict",
+            CliError::Store(StoreError::Unavailable(_)) => "unavailable",
+            CliError::Store(_) | CliError::Serve(_) => "internal",
+        }
+    }
+
+    /// Prints the error the way the command's output is formatted.
+    pub fn report(&self, json: bool) {
+        if json {
+            println!("{}", json!({"ok": false, "error": {"code": self.code(), "message": self.to_string()}}));
+        } else {
+            eprintln!("error: {self}");
+        }
+    }
+}
+
+impl From<diesel::result::Error> for CliError {
+    fn from(e: diesel::result::Error) -> Self {
+        CliError::Store(e.into())
+    }
+}
+
+impl From<accounts::AccountError> for CliError {
+    fn from(e: accounts::AccountError) -> Self {
+        match e {
+            accounts::AccountError::EmailTaken(_) => CliError::Conflict(e.to_string()),
+            accounts::AccountError::NotFound(_) => CliError::NotFound(e.to_string()),
+            accounts::AccountError::Db(e) => e.into(),
+        }
+    }
+}
+
+impl Cli {
+    pub fn database_url(&self) -> String {
+        self.database.clone().unwrap_or_else(|| self.data_dir.join("relay.db").to_string_lossy().into_owned())
+    }
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    let url = cli.database_url();
+    let json = cli.json;
+    match cli.command {
+        None => serve(cli.serve, url, json),
+        Some(Command::Serve(args)) => serve(args, url, json),
+        Some(Command::Openapi) => {
+            println!("{}", openapi_json());
+            Ok(())
+        }
+        Some(Command::Account(cmd)) => account(cmd, &Db::open(&url)?, json),
+        Some(Command::Key(cmd)) => key(cmd, &Db::open(&url)?, json),
+    }
+}
+
+/// The OpenAPI document as committed in `docs/openapi.json`.
+pub fn openapi_json() -> String {
+    crate::http::openapi().to_pretty_json().unwrap_or_default()
+}
+
+fn serve(args: ServeArgs, database_url: String, json: bool) -> Result<(), CliError> {
+    let opts = ServeOptions { bind: args.bind, database_url, public_url: args.public_url, json };
+    actix_web::rt::System::new().block_on(crate::serve::serve(opts))?;
+    Ok(())
+}
+
+fn emit<T: Serialize>(json: bool, value: &T, human: impl FnOnce() -> String) {
+    if json {
+        println!("{}", serde_json::to_string(value).unwrap_or_default());
+    } else {
+        println!("{}", human());
+    }
+}
+
+fn validate_account(name: &str, email: &str, plan: &str, days: i64) -> Result<(), CliError> {
+    if name.trim().is_empty() {
+        return Err(CliError::Invalid("--name must not be empty".into()));
+    }
+    let well_formed = email
+        .split_once('@')
+        .is_some_and(|(user, host)| !user.is_empty() && host.contains('.') && !email.contains(char::is_whitespace));
+    if !well_formed {
+        return Err(CliError::Invalid(format!("--email {email:?} is not an email address")));
+    }
+    if plans::find(plan).is_none() {
+        return Err(CliError::Invalid(format!("unknown plan {plan:?}; plans are {}", plans::names().join(", "))));
+    }
+    if !(1..=36_500).contains(&days) {
+        return Err(CliError::Invalid("--days must be between 1 and 36500".into()));
+    }
+    Ok(())
+}
+
+fn account(cmd: AccountCommand, db: &Db, json: bool) -> Result<(), CliError> {
+    let mut conn = db.conn()?;
+    match cmd {
+        AccountCommand::Create { name, email, plan, days } => {
+            validate_account(&name, &email, &plan, days)?;
+            let req = accounts::CreateAccount { name: name.trim(), email: email.trim(), plan: &plan, days };
+            let (account, key) = accounts::create(&mut conn, &req)?;
+            let value = json!({
+                "ok": true,
+                "account": account.view(),
+                "key": {"id": key.id, "name": key.name, "prefix": key.prefix, "key": key.secret},
+            });
+            emit(json, &value, || {
+                format!(
+                    "Created account {} ({}), plan {}, expires {}.\n\nAPI key (shown once, store it now):\n  {}\n",
+                    account.id,
+                    account.name,
+                    account.plan,
+                    crate::time::Timestamp(account.expires_at).rfc3339(),
+                    key.secret
+                )
+            });
+        }
+        AccountCommand::List => {
+            let all = accounts::list(&mut conn)?;
+            let views: Vec<_> = all.iter().map(|a| a.view()).collect();
+            emit(json, &json!({"ok": true, "accounts": views}), || {
+                let mut out = format!("{:<31} {:<10} {:<10} {:<21} {}", "ID", "PLAN", "STATUS", "EXPIRES", "NAME");
+                for a in &views {
+                    out.push_str(&format!(
+                        "\n{:<31} {:<10} {:<10} {:<21} {} <{}>",
+                        a.id,
+                        a.subscription.plan,
+                        a.status.as_str(),
+                        a.subscription.expires_at.rfc3339(),
+                        a.name,
+                        a.email
+                    ));
+                }
+                out
+            });
+        }
+        AccountCommand::Renew { account, days } => {
+            if !(1..=36_500).contains(&days) {
+                return Err(CliError::Invalid("--days must be between 1 and 36500".into()));
+            }
+            let a = accounts::renew(&mut conn, &account, days)?;
+            let view = a.view();
+            emit(json, &json!({"ok": true, "account": view}), || {
+                format!("Renewed {}: expires {}.", a.id, view.subscription.expires_at.rfc3339())
+            });
+        }
+        AccountCommand::Suspend { account } => set_status(&mut conn, &account, AccountStatus::Suspended, json)?,
+        AccountCommand::Resume { account } => set_status(&mut conn, &account, AccountStatus::Active, json)?,
+    }
+    Ok(())
+}
+
+fn set_status(conn: &mut crate::db::DbConnection, id: &str, status: AccountStatus, json: bool) -> Result<(), CliError> {
+    let a = accounts::set_status(conn, id, status)?;
+    emit(json, &json!({"ok": true, "account": a.view()}), || format!("Account {} is now {}.", a.id, status.as_str()));
+    Ok(())
+}
+
+fn key(cmd: KeyCommand, db: &Db, json: bool) -> Result<(), CliError> {
+    let mut conn = db.conn()?;
+    match cmd {
+        KeyCommand::Create { account, name } => {
+            accounts::get(&mut conn, &account)?;
+            let k = keys::create(&mut conn, &account, &name)?;
+            let value = json!({"ok": true, "id": k.id, "name": k.name, "prefix": k.prefix, "key": k.secret});
+            emit(json, &value, || {
+                format!("Created key {} for {account} (shown once, store it now):\n  {}", k.id, k.secret)
+            });
+        }
+        KeyCommand::List { account } => {
+            accounts::get(&mut conn, &account)?;
+            let all: Vec<_> = keys::list(&mut conn, &account)?.iter().map(|k| k.view()).collect();
+            emit(json, &json!({"ok": true, "keys": all}), || {
+                let mut out = format!("{:<31} {:<14} {:<21} {:<21} {}", "ID", "PREFIX", "LAST USED", "REVOKED", "NAME");
+                for k in &all {
+                    let when =
+                        |t: &Option<crate::time::Timestamp>| t.map(|t| t.rfc3339()).unwrap_or_else(|| "-".into());
+                    out.push_str(&format!(
+                        "\n{:<31} {:<14} {:<21} {:<21} {}",
+                        k.id,
+                        k.prefix,
+                        when(&k.last_used_at),
+                        when(&k.revoked_at),
+                        k.name
+                    ));
+                }
+                out
+            });
+        }
+        KeyCommand::Revoke { key_id } => {
+            let k = keys::revoke(&mut conn, &key_id, None)?
+                .ok_or_else(|| CliError::NotFound(format!("no API key has the id {key_id}")))?;
+            emit(json, &json!({"ok": true, "key": k.view()}), || format!("Revoked key {}.", k.id));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,73 @@
+use diesel::prelude::*;
+
+use super::models::{ApiKey, CreatedKey, NewApiKey};
+use super::secret;
+use crate::accounts::Account;
+use crate::db::DbConnection;
+use crate::db::schema::{accounts, api_keys};
+use crate::ids::{IdKind, new_id};
+use crate::time;
+
+pub fn create(conn: &mut DbConnection, account_id: &str, name: &str) -> QueryResult<CreatedKey> {
+    let made = secret::generate();
+    let id = new_id(IdKind::Key);
+    let now = time::now();
+    diesel::insert_into(api_keys::table)
+        .values(NewApiKey {
+            id: &id,
+            account_id,
+            name,
+            prefix: &made.visible_prefix,
+            key_hash: &made.hash,
+            created_at: now,
+        })
+        .execute(conn)?;
+    Ok(CreatedKey { id, name: name.to_owned(), secret: made.secret, prefix: made.visible_prefix, created_at: now })
+}
+
+pub fn list(conn: &mut DbConnection, account_id: &str) -> QueryResult<Vec<ApiKey>> {
+    api_keys::table
+        .filter(api_keys::account_id.eq(account_id))
+        .order(api_keys::id.asc())
+        .select(ApiKey::as_select())
+        .load(conn)
+}
+
+/// Revokes a key. With `account_id`, only that account's key (so one account can never touch
+/// another's); without, any key (the operator's CLI). Returns the key, `None` if there is none.
+pub fn revoke(conn: &mut DbConnection, key_id: &str, account_id: Option<&str>) -> QueryResult<Option<ApiKey>> {
+    conn.transaction(|conn| {
+        let mut query = api_keys::table.filter(api_keys::id.eq(key_id)).into_boxed();
+        if let Some(account_id) = account_id {
+            query = query.filter(api_keys::account_id.eq(account_id));
+        }
+        let Some(key) = query.select(ApiKey::as_select()).first(conn).optional()? else {
+            return Ok(None);
+        };
+        if key.revoked_at.is_none() {
+            diesel::update(api_keys::table.find(&key.id)).set(api_keys::revoked_at.eq(time::now())).execute(conn)?;
+        }
+        api_keys::table.find(&key.id).select(ApiKey::as_select()).first(conn).optional()
+    })
+}
+
+/// The live key with this hash and its account.
+pub fn find_live_by_hash(conn: &mut DbConnection, key_hash: &str) -> QueryResult<Option<(ApiKey, Account)>> {
+    api_keys::table
+        .inner_join(accounts::table)
+        .filter(api_keys::key_hash.eq(key_hash))
+        .filter(api_keys::revoked_at.is_null())
+        .select((ApiKey::as_select(), Account::as_select()))
+        .first(conn)
+        .optional()
+}
+
+/// Writes the last-used times gathered in memory, in one transaction.
+pub fn store_last_used(conn: &mut DbConnection, seen: &[(String, chrono::NaiveDateTime)]) -> QueryResult<()> {
+    conn.transaction(|conn| {
+        for (id, at) in seen {
+            diesel::update(api_keys::table.find(id)).set(api_keys::last_used_at.eq(at)).execute(conn)?;
+        }
+        Ok(())
+    })
+}

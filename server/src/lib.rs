@@ -1,0 +1,20 @@
+//! The Relay server: HTTP API, storage and (as the product grows) the device hub and queue.
+//!
+//! One module per resource, each holding its models, queries and routes side by side
+//! (`accounts`, `keys`, `devices`); the HTTP edge lives in `http`, the one error type in `error`.
+
+pub mod accounts;
+pub mod auth;
+pub mod cli;
+pub mod db;
+pub mod devices;
+pub mod error;
+pub mod health;
+pub mod http;
+pub mod ids;
+pub mod keys;
+pub mod plans;
+pub mod ratelimit;
+pub mod serve;
+pub mod state;
+pub mod time;

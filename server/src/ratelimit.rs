@@ -1,0 +1,87 @@
+//! Per-key request rate limits: a token bucket (GCRA) per API key, sized by the account's plan.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
+
+use crate::error::ApiError;
+use crate::plans::{self, Limits};
+
+type KeyedLimiter = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
+
+/// One keyed limiter per plan, since a limiter has one quota for all its keys.
+pub struct RateLimits {
+    per_plan: HashMap<&'static str, (Limits, KeyedLimiter)>,
+    clock: DefaultClock,
+}
+
+impl std::fmt::Debug for RateLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimits").field("plans", &self.per_plan.len()).finish()
+    }
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        let per_plan = plans::PLANS
+            .iter()
+            .map(|plan| {
+                let l = plan.limits;
+                let quota = Quota::per_second(NonZeroU32::new(l.requests_per_second).unwrap_or(NonZeroU32::MIN))
+                    .allow_burst(NonZeroU32::new(l.burst).unwrap_or(NonZeroU32::MIN));
+                (plan.name, (l, RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>()))
+            })
+            .collect();
+        RateLimits { per_plan, clock: DefaultClock::default() }
+    }
+}
+
+impl RateLimits {
+    /// Takes one token for `key_id`, or says how long to wait.
+    pub fn check(&self, plan: &str, key_id: &str) -> Result<(), ApiError> {
+        let plan = plans::for_account(plan);
+        let Some((limits, limiter)) = self.per_plan.get(plan.name) else {
+            return Ok(());
+        };
+        match limiter.check_key(&key_id.to_owned()) {
+            Ok(_) => Ok(()),
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(self.clock.now());
+                let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                Err(ApiError::RateLimited { retry_after: retry_after.max(1), limit: limits.burst, window_secs: 1 })
+            }
+        }
+    }
+
+    /// Forgets keys whose buckets are full again, so idle keys cost no memory.
+    pub fn forget_idle(&self) {
+        for (_, limiter) in self.per_plan.values() {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_beyond_the_plan_is_refused_with_a_wait() {
+        let limits = RateLimits::default();
+        let burst = plans::for_account("starter").limits.burst;
+        for _ in 0..burst {
+            limits.check("starter", "key_a").unwrap();
+        }
+        match limits.check("starter", "key_a") {
+            Err(ApiError::RateLimited { retry_after, .. }) => assert!(retry_after >= 1),
+            other => panic!("expected rate_limited, got {other:?}"),
+        }
+        // Another key has its own bucket.
+        limits.check("starter", "key_b").unwrap();
+    }
+}

@@ -1,0 +1,110 @@
+//! Running the server: storage, the HTTP listener, background upkeep and graceful shutdown.
+
+use std::time::Duration;
+
+use actix_web::{HttpServer, web};
+use serde::Serialize;
+
+use crate::db::{Backend, Db, StoreError};
+use crate::http;
+use crate::keys::queries as keys;
+use crate::state::AppState;
+
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub bind: String,
+    pub database_url: String,
+    pub public_url: Option<String>,
+    pub json: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {bind}: {source}")]
+    Bind { bind: String, source: std::io::Error },
+    #[error("the server stopped with an error: {0}")]
+    Run(#[from] std::io::Error),
+}
+
+/// The line printed once the listener is up; tests and scripts read it (with `--json`).
+#[derive(Debug, Serialize)]
+struct Listening<'a> {
+    event: &'static str,
+    url: &'a str,
+    public_url: &'a str,
+    storage: &'static str,
+    version: &'static str,
+}
+
+/// How often last-used times are written and idle rate-limit buckets dropped.
+const UPKEEP_EVERY: Duration = Duration::from_secs(60);
+
+pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
+    let db = Db::open(&opts.database_url)?;
+    let doc = http::openapi();
+    let table = web::Data::new(http::route_table(&doc));
+
+    // Bind first: with port 0 the real address is only known now, and the default public URL
+    // is built from it.
+    let listener = std::net::TcpListener::bind(&opts.bind)
+        .map_err(|source| ServeError::Bind { bind: opts.bind.clone(), source })?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let public_url = opts.public_url.clone().unwrap_or_else(|| url.clone());
+    // One state for all workers: rate limits and last-used times must be shared.
+    let state = AppState::new(db.clone(), &public_url);
+    let server = HttpServer::new({
+        let state = web::Data::new(state.clone());
+        move || http::app(state.clone(), doc.clone(), table.clone())
+    })
+    .shutdown_timeout(30)
+    .listen(listener)?;
+    announce(&opts, &url, &public_url, db.backend());
+
+    let upkeep_state = state;
+    let server = server.run();
+    let upkeep = tokio::spawn(upkeep(upkeep_state.clone()));
+    // actix stops accepting on SIGINT/SIGTERM and lets in-flight requests finish (30 s at most).
+    let result = server.await;
+    upkeep.abort();
+    flush_last_used(&upkeep_state).await;
+    tracing::info!("stopped");
+    result.map_err(ServeError::Run)
+}
+
+fn announce(opts: &ServeOptions, url: &str, public_url: &str, backend: Backend) {
+    let storage = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    if opts.json {
+        let line = Listening { event: "listening", url, public_url, storage, version: env!("CARGO_PKG_VERSION") };
+        println!("{}", serde_json::to_string(&line).unwrap_or_default());
+    } else {
+        println!("Relay {} listening on {url} (storage: {storage})", env!("CARGO_PKG_VERSION"));
+        println!("  API reference: {url}/docs    health: {url}/v1/health");
+    }
+}
+
+async fn upkeep(state: AppState) {
+    let mut tick = tokio::time::interval(UPKEEP_EVERY);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        flush_last_used(&state).await;
+        state.limits.forget_idle();
+    }
+}
+
+async fn flush_last_used(state: &AppState) {
+    let seen = state.last_used.drain();
+    if seen.is_empty() {
+        return;
+    }
+    let result: Result<(), StoreError> =
+        state.db.run(move |conn| keys::store_last_used(conn, &seen).map_err(StoreError::from)).await;
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "could not store API key last-used times");
+    }
+}

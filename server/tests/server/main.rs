@@ -1,0 +1,11 @@
+//! Integration tests: a real `relay-server` process, real HTTP on loopback, real storage.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+mod auth;
+mod cli;
+mod errors;
+mod openapi;
+mod shutdown;

@@ -45,6 +45,17 @@ pub enum Command {
     Key(KeyCommand),
     /// Print the OpenAPI document.
     Openapi,
+    /// Make a pairing code for an account and draw its QR code.
+    Pair(PairArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PairArgs {
+    #[arg(long)]
+    pub account: String,
+    /// The server's public base URL, as phones reach it.
+    #[arg(long, env = "RELAY_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    pub public_url: String,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -55,6 +66,18 @@ pub struct ServeArgs {
     /// Base URL the world reaches this server at (behind a proxy), e.g. https://sms.example.com
     #[arg(long, env = "RELAY_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Terminate TLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, env = "RELAY_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) for --tls-cert.
+    #[arg(long, env = "RELAY_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Terminate TLS with a self-signed certificate kept in <data-dir>/tls; phones pin it.
+    #[arg(long, env = "RELAY_TLS_SELF_SIGNED", conflicts_with = "tls_cert")]
+    pub tls_self_signed: bool,
+    /// Seconds between a phone's heartbeats; three missed mark it offline.
+    #[arg(long, env = "RELAY_HEARTBEAT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub heartbeat_secs: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -173,14 +196,15 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     let url = cli.database_url();
     let json = cli.json;
     match cli.command {
-        None => serve(cli.serve, url, json),
-        Some(Command::Serve(args)) => serve(args, url, json),
+        None => serve(cli.serve, url, &cli.data_dir, json),
+        Some(Command::Serve(args)) => serve(args, url, &cli.data_dir, json),
         Some(Command::Openapi) => {
             println!("{}", openapi_json());
             Ok(())
         }
         Some(Command::Account(cmd)) => account(cmd, &Db::open(&url)?, json),
         Some(Command::Key(cmd)) => key(cmd, &Db::open(&url)?, json),
+        Some(Command::Pair(args)) => pair(args, &cli.data_dir, &Db::open(&url)?, json),
     }
 }
 
@@ -189,8 +213,27 @@ pub fn openapi_json() -> String {
     crate::http::openapi().to_pretty_json().unwrap_or_default()
 }
 
-fn serve(args: ServeArgs, database_url: String, json: bool) -> Result<(), CliError> {
-    let opts = ServeOptions { bind: args.bind, database_url, public_url: args.public_url, json };
+/// `https://sms.example.com:8443/x` → `sms.example.com`.
+fn host_of(url: &str) -> Option<String> {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let host = rest.split(['/', ':']).next()?;
+    (!host.is_empty()).then(|| host.to_owned())
+}
+
+fn serve(args: ServeArgs, database_url: String, data_dir: &std::path::Path, json: bool) -> Result<(), CliError> {
+    let link = crate::link::LinkSettings {
+        heartbeat_interval: std::time::Duration::from_secs(args.heartbeat_secs),
+        ..Default::default()
+    };
+    let tls = match (&args.tls_cert, &args.tls_key, args.tls_self_signed) {
+        (Some(cert), Some(key), _) => Some(crate::tls::load(cert, key).map_err(ServeError::from)?),
+        (_, _, true) => {
+            let host = args.public_url.as_deref().and_then(host_of).into_iter().collect::<Vec<_>>();
+            Some(crate::tls::self_signed(data_dir, &host).map_err(ServeError::from)?)
+        }
+        _ => None,
+    };
+    let opts = ServeOptions { bind: args.bind, database_url, public_url: args.public_url, json, link, tls };
     actix_web::rt::System::new().block_on(crate::serve::serve(opts))?;
     Ok(())
 }
@@ -323,5 +366,34 @@ fn key(cmd: KeyCommand, db: &Db, json: bool) -> Result<(), CliError> {
             emit(json, &json!({"ok": true, "key": k.view()}), || format!("Revoked key {}.", k.id));
         }
     }
+    Ok(())
+}
+
+fn pair(args: PairArgs, data_dir: &std::path::Path, db: &Db, json: bool) -> Result<(), CliError> {
+    use relay_protocol::pairing::PairingPayload;
+    let mut conn = db.conn()?;
+    accounts::get(&mut conn, &args.account)?;
+    let code = crate::devices::pairing::new_code();
+    let expires_at = crate::devices::queries::create_pairing_code(
+        &mut conn,
+        &args.account,
+        &crate::devices::pairing::code_hash(&code),
+    )?;
+    // A server running with --tls-self-signed keeps its certificate here: phones pin it.
+    let cert = data_dir.join("tls").join("cert.pem");
+    let key = data_dir.join("tls").join("key.pem");
+    let fingerprint = cert.exists().then(|| crate::tls::load(&cert, &key).ok()).flatten().map(|t| t.fingerprint);
+    let payload = PairingPayload {
+        server_url: args.public_url.trim_end_matches('/').to_owned(),
+        code: code.clone(),
+        fingerprint,
+    };
+    let uri = payload.to_uri();
+    let expires = crate::time::Timestamp(expires_at).rfc3339();
+    let value = json!({"ok": true, "pairing_code": code, "qr_payload": uri, "expires_at": expires});
+    emit(json, &value, || {
+        let qr = crate::devices::qr::terminal(&uri).unwrap_or_default();
+        format!("{qr}\nScan this with the Relay app, or type the code {code} (valid until {expires}).\nPayload: {uri}")
+    });
     Ok(())
 }

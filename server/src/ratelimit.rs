@@ -66,6 +66,37 @@ impl RateLimits {
     }
 }
 
+type IpLimiter = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
+
+/// Pairing attempts per client address: a pairing code is a credential, so guessing is slowed
+/// to 10 tries a minute (bursts of 10) — hopeless against 40-bit codes that live 10 minutes.
+pub struct PairLimits {
+    limiter: IpLimiter,
+    clock: DefaultClock,
+}
+
+impl std::fmt::Debug for PairLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PairLimits")
+    }
+}
+
+impl Default for PairLimits {
+    fn default() -> Self {
+        let quota = Quota::per_minute(NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN));
+        PairLimits { limiter: RateLimiter::keyed(quota), clock: DefaultClock::default() }
+    }
+}
+
+impl PairLimits {
+    pub fn check(&self, client: &str) -> Result<(), ApiError> {
+        self.limiter.check_key(&client.to_owned()).map_err(|not_until| {
+            let wait = not_until.wait_time_from(self.clock.now());
+            ApiError::RateLimited { retry_after: wait.as_secs().max(1), limit: 10, window_secs: 60 }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::db::{Backend, Db, StoreError};
 use crate::http;
 use crate::keys::queries as keys;
+use crate::link::{LinkSettings, dispatch};
 use crate::state::AppState;
 
 #[derive(Debug, Clone)]
@@ -16,6 +17,8 @@ pub struct ServeOptions {
     pub database_url: String,
     pub public_url: Option<String>,
     pub json: bool,
+    pub link: LinkSettings,
+    pub tls: Option<crate::tls::TlsSetup>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +29,8 @@ pub enum ServeError {
     Bind { bind: String, source: std::io::Error },
     #[error("the server stopped with an error: {0}")]
     Run(#[from] std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// The line printed once the listener is up; tests and scripts read it (with `--json`).
@@ -50,24 +55,32 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     // is built from it.
     let listener = std::net::TcpListener::bind(&opts.bind)
         .map_err(|source| ServeError::Bind { bind: opts.bind.clone(), source })?;
-    let url = format!("http://{}", listener.local_addr()?);
+    let scheme = if opts.tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{}", listener.local_addr()?);
     let public_url = opts.public_url.clone().unwrap_or_else(|| url.clone());
     // One state for all workers: rate limits and last-used times must be shared.
-    let state = AppState::new(db.clone(), &public_url);
+    let mut state = AppState::new(db.clone(), &public_url);
+    state.settings = opts.link;
+    state.tls_fingerprint = opts.tls.as_ref().map(|t| t.fingerprint.as_str().into());
     let server = HttpServer::new({
         let state = web::Data::new(state.clone());
         move || http::app(state.clone(), doc.clone(), table.clone())
     })
-    .shutdown_timeout(30)
-    .listen(listener)?;
+    .shutdown_timeout(30);
+    let server = match opts.tls.clone() {
+        Some(tls) => server.listen_rustls_0_23(listener, tls.config)?,
+        None => server.listen(listener)?,
+    };
     announce(&opts, &url, &public_url, db.backend());
 
     let upkeep_state = state;
     let server = server.run();
     let upkeep = tokio::spawn(upkeep(upkeep_state.clone()));
+    let dispatcher = tokio::spawn(dispatch::run(upkeep_state.hub.clone(), db.clone()));
     // actix stops accepting on SIGINT/SIGTERM and lets in-flight requests finish (30 s at most).
     let result = server.await;
     upkeep.abort();
+    dispatcher.abort();
     flush_last_used(&upkeep_state).await;
     tracing::info!("stopped");
     result.map_err(ServeError::Run)

@@ -4,15 +4,21 @@ use std::sync::Arc;
 
 use crate::db::Db;
 use crate::keys::last_used::LastUsed;
-use crate::ratelimit::RateLimits;
+use crate::link::{Hub, LinkSettings};
+use crate::ratelimit::{PairLimits, RateLimits};
 
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub db: Db,
     pub limits: Arc<RateLimits>,
+    pub pair_limits: Arc<PairLimits>,
     pub last_used: Arc<LastUsed>,
+    pub hub: Arc<Hub>,
+    pub settings: LinkSettings,
     /// The base URL the world reaches this server at, e.g. `https://sms.example.com`.
     pub public_url: Arc<str>,
+    /// SHA-256 of our own TLS certificate, when we terminate TLS: phones pin it.
+    pub tls_fingerprint: Option<Arc<str>>,
 }
 
 impl AppState {
@@ -20,8 +26,12 @@ impl AppState {
         AppState {
             db,
             limits: Arc::new(RateLimits::default()),
+            pair_limits: Arc::new(PairLimits::default()),
             last_used: Arc::new(LastUsed::default()),
+            hub: Arc::new(Hub::default()),
+            settings: LinkSettings::default(),
             public_url: public_url.trim_end_matches('/').into(),
+            tls_fingerprint: None,
         }
     }
 }

@@ -38,9 +38,90 @@ diesel::table! {
         online -> Bool,
         last_seen_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        token_hash -> Nullable<Text>,
+        model -> Nullable<Text>,
+        app_version -> Nullable<Text>,
+        sims -> Text,
+        heartbeat -> Nullable<Text>,
+        last_heartbeat_at -> Nullable<Timestamp>,
+        parts_per_minute -> Integer,
+        parts_per_day -> Integer,
+        consecutive_failures -> Integer,
+        degraded_at -> Nullable<Timestamp>,
+        connected_instance -> Nullable<Text>,
+        unpaired_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    pairing_codes (code_hash) {
+        code_hash -> Text,
+        account_id -> Text,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> Text,
+        account_id -> Text,
+        to_number -> Text,
+        body -> Text,
+        priority -> SmallInt,
+        status -> Text,
+        requested_device_id -> Nullable<Text>,
+        device_id -> Nullable<Text>,
+        sim -> Nullable<SmallInt>,
+        encoding -> Text,
+        segments -> Integer,
+        metadata -> Nullable<Text>,
+        batch_id -> Nullable<Text>,
+        attempts -> Integer,
+        failure_code -> Nullable<Text>,
+        failure_reason -> Nullable<Text>,
+        expires_at -> Timestamp,
+        queued_at -> Timestamp,
+        dispatched_at -> Nullable<Timestamp>,
+        acked_at -> Nullable<Timestamp>,
+        sent_at -> Nullable<Timestamp>,
+        delivered_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    message_events (id) {
+        id -> Text,
+        message_id -> Text,
+        status -> Text,
+        detail -> Nullable<Text>,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (account_id, idem_key) {
+        account_id -> Text,
+        idem_key -> Text,
+        body_hash -> Text,
+        status_code -> Integer,
+        response -> Text,
+        created_at -> Timestamp,
     }
 }
 
 diesel::joinable!(api_keys -> accounts (account_id));
 diesel::joinable!(devices -> accounts (account_id));
-diesel::allow_tables_to_appear_in_same_query!(accounts, api_keys, devices);
+diesel::joinable!(message_events -> messages (message_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    accounts,
+    api_keys,
+    devices,
+    pairing_codes,
+    messages,
+    message_events,
+    idempotency_keys
+);

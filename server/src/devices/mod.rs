@@ -1,4 +1,8 @@
-//! Devices: the phones paired with an account. (Pairing and the live link arrive with the
-//! message path; readiness already counts them.)
+//! Devices: the phones paired with an account — pairing codes and QR codes, the device list,
+//! settings (name, enabled, pacing) and unpairing.
 
+pub mod models;
+pub mod pairing;
+pub mod qr;
 pub mod queries;
+pub mod routes;

@@ -19,7 +19,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{accounts, health, ids, keys};
+use crate::{accounts, devices, health, ids, keys, link, messages, queue};
 use routes_table::RouteTable;
 
 pub const TRACE_HEADER: HeaderName = HeaderName::from_static("x-trace-id");
@@ -32,7 +32,27 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(accounts::routes::update_account)
         .service(keys::routes::create_key)
         .service(keys::routes::list_keys)
-        .service(keys::routes::revoke_key);
+        .service(keys::routes::revoke_key)
+        .service(messages::routes::send_message)
+        .service(messages::routes::list_messages)
+        .service(messages::routes::get_message)
+        .service(messages::routes::cancel_message)
+        .service(queue::get_queue)
+        .service(queue::pause)
+        .service(queue::resume)
+        .service(devices::routes::start_pairing)
+        .service(devices::routes::list_devices)
+        .service(devices::routes::get_device)
+        .service(devices::routes::update_device)
+        .service(devices::routes::unpair_device)
+        .service(link::routes::pair)
+        .service(link::routes::connect);
+}
+
+/// The body of a success that has nothing else to say.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct OkResponse {
+    pub ok: bool,
 }
 
 /// The OpenAPI document of exactly the routes above.

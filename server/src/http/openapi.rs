@@ -22,6 +22,10 @@ use utoipa::{Modify, OpenApi};
         (name = "health", description = "Liveness and readiness: the two calls a deployment pipeline makes."),
         (name = "account", description = "The calling account, its subscription and limits."),
         (name = "keys", description = "API keys of the calling account."),
+        (name = "messages", description = "Send SMS and follow each one to `delivered`, `failed` or `expired`."),
+        (name = "queue", description = "The account's queue: state, figures, pause and resume."),
+        (name = "devices", description = "Paired phones: pairing, health, settings, unpairing."),
+        (name = "device link", description = "Called by phones, not by customer systems: pairing with a code and the WebSocket link."),
     )
 )]
 pub struct ApiDoc;
@@ -54,6 +58,15 @@ impl Modify for Common {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some("`Authorization: Bearer rk_live_…`"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "device_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A paired phone's token, `Authorization: Bearer rd_…`."))
                     .build(),
             ),
         );

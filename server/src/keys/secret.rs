@@ -3,9 +3,7 @@
 //! Keys are random and long, so a fast hash (SHA-256) is enough to make the stored value
 //! useless to a thief; a slow password hash would only slow down every API call.
 
-use rand::Rng;
-use rand::distr::Alphanumeric;
-use sha2::{Digest, Sha256};
+use crate::secrets;
 
 pub const KEY_PREFIX: &str = "rk_live_";
 const RANDOM_LEN: usize = 32;
@@ -21,13 +19,12 @@ pub struct NewSecret {
 }
 
 pub fn generate() -> NewSecret {
-    let random: String = rand::rng().sample_iter(&Alphanumeric).take(RANDOM_LEN).map(char::from).collect();
-    let secret = format!("{KEY_PREFIX}{random}");
+    let secret = format!("{KEY_PREFIX}{}", secrets::random_alnum(RANDOM_LEN));
     NewSecret { hash: hash(&secret), visible_prefix: secret[..VISIBLE_LEN].to_owned(), secret }
 }
 
 pub fn hash(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
+    secrets::sha256_hex(secret)
 }
 
 /// Cheap shape check before any database look-up.

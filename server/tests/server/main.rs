@@ -7,5 +7,6 @@ mod common;
 mod auth;
 mod cli;
 mod errors;
+mod messages;
 mod openapi;
 mod shutdown;

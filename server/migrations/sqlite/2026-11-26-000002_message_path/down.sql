@@ -1,0 +1,17 @@
+DROP TABLE idempotency_keys;
+DROP TABLE message_events;
+DROP TABLE messages;
+DROP TABLE pairing_codes;
+DROP INDEX devices_token;
+ALTER TABLE devices DROP COLUMN unpaired_at;
+ALTER TABLE devices DROP COLUMN connected_instance;
+ALTER TABLE devices DROP COLUMN degraded_at;
+ALTER TABLE devices DROP COLUMN consecutive_failures;
+ALTER TABLE devices DROP COLUMN parts_per_day;
+ALTER TABLE devices DROP COLUMN parts_per_minute;
+ALTER TABLE devices DROP COLUMN last_heartbeat_at;
+ALTER TABLE devices DROP COLUMN heartbeat;
+ALTER TABLE devices DROP COLUMN sims;
+ALTER TABLE devices DROP COLUMN app_version;
+ALTER TABLE devices DROP COLUMN model;
+ALTER TABLE devices DROP COLUMN token_hash;

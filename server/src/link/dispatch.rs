@@ -1,0 +1,87 @@
+//! The dispatcher: moves queued messages to connected phones, and expires what waited too long.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use relay_protocol::frames::{SendMessage, ServerFrame};
+
+use super::Hub;
+use crate::db::{Db, StoreError};
+use crate::messages::models::Message;
+use crate::messages::queries;
+use crate::time::Timestamp;
+
+/// Most messages claimed for one device in one step: keeps each transaction short.
+const CLAIM_BATCH: u32 = 64;
+
+/// Runs until the process ends.
+pub async fn run(hub: Arc<Hub>, db: Db) {
+    let mut expiry = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            () = hub.woken() => {}
+            _ = expiry.tick() => expire(&hub, &db).await,
+            // Pacing windows refill with time, not with events.
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+        // Keep going while there is work and room; stop when a round hands out nothing.
+        loop {
+            match round(&hub, &db).await {
+                Ok(0) => break,
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "dispatch round failed; retrying shortly");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// One pass over the devices that have room. Returns how many messages were handed out.
+async fn round(hub: &Hub, db: &Db) -> Result<usize, StoreError> {
+    let mut handed = 0;
+    for c in hub.candidates() {
+        let limit = i64::from(c.room.min(CLAIM_BATCH));
+        let (account_id, device_id) = (c.account_id.clone(), c.device_id.clone());
+        let claimed =
+            db.run(move |conn| queries::claim(conn, &account_id, &device_id, limit).map_err(StoreError::from)).await?;
+        for m in claimed {
+            let parts = u32::try_from(m.segments).unwrap_or(1);
+            if hub.send(&c.device_id, ServerFrame::Send(send_frame(&m))) {
+                hub.handed(&c.device_id, parts);
+                handed += 1;
+            } else {
+                // The connection went away between claim and send: its cleanup re-queues.
+                tracing::debug!(device_id = %c.device_id, request_id = %m.id, "device left during dispatch");
+            }
+        }
+    }
+    Ok(handed)
+}
+
+fn send_frame(m: &Message) -> SendMessage {
+    SendMessage {
+        request_id: m.id.clone(),
+        to: m.to_number.clone(),
+        body: m.body.clone(),
+        sim: m.sim.and_then(|s| u8::try_from(s).ok()),
+        parts: u32::try_from(m.segments).unwrap_or(1),
+        expires_at: Timestamp(m.expires_at).rfc3339(),
+    }
+}
+
+async fn expire(hub: &Hub, db: &Db) {
+    let due = db.run(|conn| queries::expire_due(conn).map_err(StoreError::from)).await;
+    match due {
+        Ok(due) => {
+            for (id, device) in due {
+                if let Some(device) = device {
+                    hub.send(&device, ServerFrame::Revoke { request_id: id, reason: "expired".into() });
+                    hub.finished(&device);
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+    }
+}

@@ -1,0 +1,163 @@
+//! Which phones this server holds a live connection to, and how much more each may take.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use relay_protocol::frames::ServerFrame;
+use tokio::sync::{Notify, mpsc};
+
+use super::pacing::Pacer;
+
+/// One live connection.
+#[derive(Debug)]
+struct Link {
+    conn_id: u64,
+    account_id: String,
+    tx: mpsc::UnboundedSender<ServerFrame>,
+    /// Handed over and not yet reported sent or failed.
+    in_flight: u32,
+    window: u32,
+    usable: bool,
+    pacer: Pacer,
+}
+
+/// A device the dispatcher may give work to now, and how much.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub device_id: String,
+    pub account_id: String,
+    /// How many messages (at most) to claim for it now.
+    pub room: u32,
+    pub in_flight: u32,
+}
+
+#[derive(Debug, Default)]
+pub struct Hub {
+    links: Mutex<HashMap<String, Link>>,
+    next_conn: Mutex<u64>,
+    wake: Notify,
+}
+
+pub struct Registration {
+    pub device_id: String,
+    pub account_id: String,
+    pub window: u32,
+    pub usable: bool,
+    pub pacer: Pacer,
+    pub in_flight: u32,
+}
+
+impl Hub {
+    /// Registers a connection, replacing (and so closing) an older one of the same device.
+    /// Returns the connection id and the stream of frames to write to the socket.
+    pub fn register(&self, r: Registration) -> (u64, mpsc::UnboundedReceiver<ServerFrame>) {
+        let conn_id = {
+            let mut n = self.next_conn.lock().unwrap_or_else(|e| e.into_inner());
+            *n += 1;
+            *n
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let link = Link {
+            conn_id,
+            account_id: r.account_id,
+            tx,
+            in_flight: r.in_flight,
+            window: r.window,
+            usable: r.usable,
+            pacer: r.pacer,
+        };
+        self.lock().insert(r.device_id, link);
+        self.wake();
+        (conn_id, rx)
+    }
+
+    /// Removes the connection if it is still the current one for the device.
+    pub fn unregister(&self, device_id: &str, conn_id: u64) -> bool {
+        let mut links = self.lock();
+        if links.get(device_id).is_some_and(|l| l.conn_id == conn_id) {
+            links.remove(device_id);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Drops the device's connection (unpairing): its session sees the channel close.
+    pub fn disconnect(&self, device_id: &str) {
+        self.lock().remove(device_id);
+    }
+
+    pub fn is_online(&self, device_id: &str) -> bool {
+        self.lock().contains_key(device_id)
+    }
+
+    /// Sends a frame to the device if it is connected here.
+    pub fn send(&self, device_id: &str, frame: ServerFrame) -> bool {
+        self.lock().get(device_id).is_some_and(|l| l.tx.send(frame).is_ok())
+    }
+
+    /// Records that the dispatcher handed `parts` over in one message.
+    pub fn handed(&self, device_id: &str, parts: u32) {
+        if let Some(l) = self.lock().get_mut(device_id) {
+            l.in_flight += 1;
+            l.pacer.spend(Instant::now(), parts);
+        }
+    }
+
+    /// A message left the phone's hands (reported, revoked or re-queued): room for another.
+    pub fn finished(&self, device_id: &str) {
+        if let Some(l) = self.lock().get_mut(device_id) {
+            l.in_flight = l.in_flight.saturating_sub(1);
+        }
+        self.wake();
+    }
+
+    pub fn set_usable(&self, device_id: &str, usable: bool) {
+        if let Some(l) = self.lock().get_mut(device_id) {
+            l.usable = usable;
+        }
+        self.wake();
+    }
+
+    pub fn set_pacing(&self, device_id: &str, per_minute: u32, per_day: u32) {
+        if let Some(l) = self.lock().get_mut(device_id) {
+            l.pacer.set_limits(per_minute, per_day);
+        }
+        self.wake();
+    }
+
+    /// Devices that can take work now, least loaded first.
+    pub fn candidates(&self) -> Vec<Candidate> {
+        let now = Instant::now();
+        let mut out: Vec<Candidate> = self
+            .lock()
+            .iter_mut()
+            .filter(|(_, l)| l.usable)
+            .filter_map(|(id, l)| {
+                let room = l.window.saturating_sub(l.in_flight).min(l.pacer.budget(now));
+                (room > 0).then(|| Candidate {
+                    device_id: id.clone(),
+                    account_id: l.account_id.clone(),
+                    room,
+                    in_flight: l.in_flight,
+                })
+            })
+            .collect();
+        out.sort_by_key(|c| c.in_flight);
+        out
+    }
+
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    pub async fn woken(&self) {
+        self.wake.notified().await;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Link>> {
+        // A panic while holding the lock leaves a consistent map (every update is one step).
+        self.links.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

@@ -1,0 +1,6 @@
+//! Messages: the send API, the queue's storage and every state change a message goes through.
+
+pub mod models;
+pub mod queries;
+pub mod routes;
+pub mod text;

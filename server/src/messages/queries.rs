@@ -1,0 +1,404 @@
+//! Message storage: every state change is one conditional UPDATE (so two actors can never both
+//! win) plus its event row, in one transaction.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::dsl::{count_star, min};
+use diesel::prelude::*;
+
+use super::models::{Event, Message, Status};
+use crate::db::DbConnection;
+use crate::db::schema::{devices, message_events, messages};
+use crate::ids::{IdKind, new_id};
+use crate::time;
+
+pub fn event(message_id: &str, status: Status, detail: Option<String>, at: NaiveDateTime) -> Event {
+    Event {
+        id: new_id(IdKind::Event),
+        message_id: message_id.to_owned(),
+        status: status.as_str().to_owned(),
+        detail,
+        at,
+    }
+}
+
+fn add_events(conn: &mut DbConnection, events: &[Event]) -> QueryResult<()> {
+    // One row per statement: the two-backend connection has no multi-row INSERT.
+    for e in events {
+        diesel::insert_into(message_events::table).values(e).execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Inserts new messages with their `queued` events.
+pub fn insert(conn: &mut DbConnection, batch: &[Message]) -> QueryResult<()> {
+    for m in batch {
+        diesel::insert_into(messages::table).values(m).execute(conn)?;
+    }
+    let events: Vec<Event> = batch.iter().map(|m| event(&m.id, Status::Queued, None, m.queued_at)).collect();
+    add_events(conn, &events)
+}
+
+pub fn get(conn: &mut DbConnection, account_id: &str, id: &str) -> QueryResult<Option<(Message, Option<String>)>> {
+    messages::table
+        .left_join(devices::table.on(devices::id.nullable().eq(messages::device_id)))
+        .filter(messages::id.eq(id))
+        .filter(messages::account_id.eq(account_id))
+        .select((Message::as_select(), devices::name.nullable()))
+        .first(conn)
+        .optional()
+}
+
+pub fn events(conn: &mut DbConnection, message_id: &str) -> QueryResult<Vec<Event>> {
+    message_events::table
+        .filter(message_events::message_id.eq(message_id))
+        .order((message_events::at.asc(), message_events::id.asc()))
+        .select(Event::as_select())
+        .load(conn)
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct ListFilter {
+    pub status: Option<Status>,
+    pub to: Option<String>,
+    pub device_id: Option<String>,
+    pub batch_id: Option<String>,
+    pub since: Option<NaiveDateTime>,
+    pub until: Option<NaiveDateTime>,
+    /// Return messages older than this id (the previous page's last id).
+    pub before: Option<String>,
+    pub limit: i64,
+}
+
+/// Newest first; one more row than asked for tells whether there is another page.
+pub fn list(conn: &mut DbConnection, account_id: &str, f: &ListFilter) -> QueryResult<Vec<(Message, Option<String>)>> {
+    let mut q = messages::table
+        .left_join(devices::table.on(devices::id.nullable().eq(messages::device_id)))
+        .filter(messages::account_id.eq(account_id))
+        .select((Message::as_select(), devices::name.nullable()))
+        .into_boxed();
+    if let Some(s) = f.status {
+        q = q.filter(messages::status.eq(s.as_str()));
+    }
+    if let Some(to) = &f.to {
+        q = q.filter(messages::to_number.eq(to.clone()));
+    }
+    if let Some(d) = &f.device_id {
+        q = q.filter(messages::device_id.eq(d.clone()));
+    }
+    if let Some(b) = &f.batch_id {
+        q = q.filter(messages::batch_id.eq(b.clone()));
+    }
+    if let Some(t) = f.since {
+        q = q.filter(messages::queued_at.ge(t));
+    }
+    if let Some(t) = f.until {
+        q = q.filter(messages::queued_at.lt(t));
+    }
+    if let Some(before) = &f.before {
+        q = q.filter(messages::id.lt(before.clone()));
+    }
+    q.order(messages::id.desc()).limit(f.limit + 1).load(conn)
+}
+
+/// Hands up to `limit` queued messages of the account to the device, most urgent first.
+pub fn claim(conn: &mut DbConnection, account_id: &str, device_id: &str, limit: i64) -> QueryResult<Vec<Message>> {
+    conn.transaction(|conn| {
+        let now = time::now();
+        let ids: Vec<String> = messages::table
+            .filter(messages::account_id.eq(account_id))
+            .filter(messages::status.eq(Status::Queued.as_str()))
+            .filter(messages::requested_device_id.is_null().or(messages::requested_device_id.eq(device_id)))
+            .filter(messages::expires_at.gt(now))
+            .order((messages::priority.asc(), messages::id.asc()))
+            .limit(limit)
+            .select(messages::id)
+            .load(conn)?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let claimed_ids: Vec<String> = diesel::update(messages::table)
+            .filter(messages::id.eq_any(&ids))
+            .filter(messages::status.eq(Status::Queued.as_str()))
+            .set((
+                messages::status.eq(Status::Dispatched.as_str()),
+                messages::device_id.eq(device_id),
+                messages::dispatched_at.eq(now),
+                messages::acked_at.eq(None::<NaiveDateTime>),
+                messages::attempts.eq(messages::attempts + 1),
+                messages::updated_at.eq(now),
+            ))
+            .returning(messages::id)
+            .get_results(conn)?;
+        let claimed: Vec<Message> =
+            messages::table.filter(messages::id.eq_any(&claimed_ids)).select(Message::as_select()).load(conn)?;
+        let events: Vec<Event> = claimed
+            .iter()
+            .map(|m| event(&m.id, Status::Dispatched, Some(format!("to device {device_id}")), now))
+            .collect();
+        add_events(conn, &events)?;
+        let mut claimed = claimed;
+        claimed.sort_by(|a, b| (a.priority, &a.id).cmp(&(b.priority, &b.id)));
+        Ok(claimed)
+    })
+}
+
+/// The phone stored the message. True when it is (still) assigned to this phone: the phone
+/// may send it. False: it was re-routed, cancelled or expired meanwhile, and must be revoked.
+pub fn acknowledge(conn: &mut DbConnection, device_id: &str, id: &str) -> QueryResult<bool> {
+    let now = time::now();
+    let updated = diesel::update(messages::table.find(id))
+        .filter(messages::device_id.eq(device_id))
+        .filter(messages::status.eq(Status::Dispatched.as_str()))
+        .filter(messages::acked_at.is_null())
+        .set((messages::acked_at.eq(now), messages::updated_at.eq(now)))
+        .execute(conn)?;
+    if updated == 1 {
+        return Ok(true);
+    }
+    // Already acknowledged by this very phone (a repeated `accepted`): confirm again.
+    let mine = messages::table
+        .find(id)
+        .filter(messages::device_id.eq(device_id))
+        .filter(messages::acked_at.is_not_null())
+        .filter(messages::status.ne(Status::Canceled.as_str()))
+        .filter(messages::status.ne(Status::Expired.as_str()))
+        .select(count_star())
+        .first::<i64>(conn)?;
+    Ok(mine == 1)
+}
+
+/// What applying a phone's report did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// The status moved forward; `from_dispatched` when the phone had not reported before.
+    Changed { to: Status, from_dispatched: bool },
+    /// Already there or beyond (a repeated report): nothing to do, acknowledge anyway.
+    Unchanged,
+}
+
+/// Applies `sent`, `delivered` or `failed` from the phone that holds the message. Only ever
+/// moves forward, so repeated or late reports cannot undo a later state.
+pub fn apply_report(
+    conn: &mut DbConnection,
+    device_id: &str,
+    id: &str,
+    status: Status,
+    failure: Option<(&str, &str)>,
+) -> QueryResult<Applied> {
+    conn.transaction(|conn| {
+        let now = time::now();
+        let from: &[&str] = match status {
+            Status::Sent => &["dispatched"],
+            Status::Delivered => &["dispatched", "sent"],
+            Status::Failed => &["dispatched", "sent"],
+            _ => &[],
+        };
+        let current = messages::table
+            .find(id)
+            .filter(messages::device_id.eq(device_id))
+            .select(messages::status)
+            .first::<String>(conn)
+            .optional()?;
+        let target = messages::table
+            .find(id)
+            .filter(messages::device_id.eq(device_id))
+            .filter(messages::acked_at.is_not_null())
+            .filter(messages::status.eq_any(from));
+        let updated = match status {
+            Status::Sent => diesel::update(target)
+                .set((messages::status.eq("sent"), messages::sent_at.eq(now), messages::updated_at.eq(now)))
+                .execute(conn)?,
+            Status::Delivered => diesel::update(target)
+                .set((
+                    messages::status.eq("delivered"),
+                    messages::delivered_at.eq(now),
+                    messages::finished_at.eq(now),
+                    messages::updated_at.eq(now),
+                ))
+                .execute(conn)?,
+            Status::Failed => diesel::update(target)
+                .set((
+                    messages::status.eq("failed"),
+                    messages::failure_code.eq(failure.map(|f| f.0)),
+                    messages::failure_reason.eq(failure.map(|f| f.1)),
+                    messages::finished_at.eq(now),
+                    messages::updated_at.eq(now),
+                ))
+                .execute(conn)?,
+            _ => 0,
+        };
+        if updated == 0 {
+            return Ok(Applied::Unchanged);
+        }
+        let detail = failure.map(|(code, reason)| format!("{code}: {reason}"));
+        add_events(conn, &[event(id, status, detail, now)])?;
+        Ok(Applied::Changed { to: status, from_dispatched: current.as_deref() == Some("dispatched") })
+    })
+}
+
+/// Puts back in the queue what the device was handed but never acknowledged.
+pub fn requeue_unacknowledged(conn: &mut DbConnection, device_id: &str, reason: &str) -> QueryResult<usize> {
+    conn.transaction(|conn| {
+        let now = time::now();
+        let ids: Vec<String> = diesel::update(messages::table)
+            .filter(messages::device_id.eq(device_id))
+            .filter(messages::status.eq(Status::Dispatched.as_str()))
+            .filter(messages::acked_at.is_null())
+            .set((
+                messages::status.eq(Status::Queued.as_str()),
+                messages::device_id.eq(None::<String>),
+                messages::updated_at.eq(now),
+            ))
+            .returning(messages::id)
+            .get_results(conn)?;
+        let events: Vec<Event> =
+            ids.iter().map(|id| event(id, Status::Queued, Some(format!("re-queued: {reason}")), now)).collect();
+        add_events(conn, &events)?;
+        Ok(ids.len())
+    })
+}
+
+/// What a cancel did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Canceled {
+    /// Canceled; `Some(device)` when a phone holds an unacknowledged copy to revoke.
+    Done(Option<String>),
+    TooLate(Status),
+    NotFound,
+}
+
+pub fn cancel(conn: &mut DbConnection, account_id: &str, id: &str) -> QueryResult<Canceled> {
+    conn.transaction(|conn| {
+        let now = time::now();
+        let Some(m) = messages::table
+            .find(id)
+            .filter(messages::account_id.eq(account_id))
+            .select(Message::as_select())
+            .first(conn)
+            .optional()?
+        else {
+            return Ok(Canceled::NotFound);
+        };
+        let updated = diesel::update(messages::table.find(id))
+            .filter(
+                messages::status
+                    .eq(Status::Queued.as_str())
+                    .or(messages::status.eq(Status::Dispatched.as_str()).and(messages::acked_at.is_null())),
+            )
+            .set((
+                messages::status.eq(Status::Canceled.as_str()),
+                messages::finished_at.eq(now),
+                messages::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        if updated == 0 {
+            let current = messages::table.find(id).select(messages::status).first::<String>(conn)?;
+            return Ok(Canceled::TooLate(Status::parse(&current).unwrap_or(m.status())));
+        }
+        add_events(conn, &[event(id, Status::Canceled, Some("canceled by the API".into()), now)])?;
+        Ok(Canceled::Done(if m.status() == Status::Dispatched { m.device_id } else { None }))
+    })
+}
+
+/// Expires what outlived its TTL before a phone took it. Returns (id, device holding an
+/// unacknowledged copy) for each, so those phones can be told to drop it.
+pub fn expire_due(conn: &mut DbConnection) -> QueryResult<Vec<(String, Option<String>)>> {
+    conn.transaction(|conn| {
+        let now = time::now();
+        let due: Vec<(String, Option<String>)> = messages::table
+            .filter(messages::expires_at.le(now))
+            .filter(
+                messages::status
+                    .eq(Status::Queued.as_str())
+                    .or(messages::status.eq(Status::Dispatched.as_str()).and(messages::acked_at.is_null())),
+            )
+            .select((messages::id, messages::device_id))
+            .limit(1000)
+            .load(conn)?;
+        if due.is_empty() {
+            return Ok(due);
+        }
+        let ids: Vec<&String> = due.iter().map(|(id, _)| id).collect();
+        diesel::update(messages::table)
+            .filter(messages::id.eq_any(ids))
+            .set((
+                messages::status.eq(Status::Expired.as_str()),
+                messages::failure_code.eq(relay_protocol::failure::EXPIRED),
+                messages::failure_reason.eq(relay_protocol::failure::reason(relay_protocol::failure::EXPIRED)),
+                messages::finished_at.eq(now),
+                messages::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        let events: Vec<Event> = due.iter().map(|(id, _)| event(id, Status::Expired, None, now)).collect();
+        add_events(conn, &events)?;
+        Ok(due)
+    })
+}
+
+/// After unpairing: unacknowledged work goes back to the queue; what the phone had taken can
+/// no longer be reported, so it ends as failed with `device_unpaired`.
+pub fn settle_unpaired(conn: &mut DbConnection, device_id: &str) -> QueryResult<()> {
+    requeue_unacknowledged(conn, device_id, "device unpaired")?;
+    conn.transaction(|conn| {
+        let now = time::now();
+        let code = relay_protocol::failure::DEVICE_UNPAIRED;
+        let ids: Vec<String> = diesel::update(messages::table)
+            .filter(messages::device_id.eq(device_id))
+            .filter(messages::status.eq_any(["dispatched", "sent"]))
+            .set((
+                messages::status.eq(Status::Failed.as_str()),
+                messages::failure_code.eq(code),
+                messages::failure_reason.eq(relay_protocol::failure::reason(code)),
+                messages::finished_at.eq(now),
+                messages::updated_at.eq(now),
+            ))
+            .returning(messages::id)
+            .get_results(conn)?;
+        let events: Vec<Event> = ids.iter().map(|id| event(id, Status::Failed, Some(code.into()), now)).collect();
+        add_events(conn, &events)
+    })
+}
+
+/// Figures for `GET /v1/queue`.
+#[derive(Debug, Default)]
+pub struct QueueFigures {
+    pub counts: Vec<(String, i64)>,
+    pub oldest_queued: Option<NaiveDateTime>,
+    pub sent_last_hour: i64,
+    pub failed_last_hour: i64,
+}
+
+pub fn figures(conn: &mut DbConnection, account_id: &str) -> QueryResult<QueueFigures> {
+    let counts = messages::table
+        .filter(messages::account_id.eq(account_id))
+        .group_by(messages::status)
+        .select((messages::status, count_star()))
+        .load(conn)?;
+    let oldest_queued = messages::table
+        .filter(messages::account_id.eq(account_id))
+        .filter(messages::status.eq(Status::Queued.as_str()))
+        .select(min(messages::queued_at))
+        .first(conn)?;
+    let hour_ago = time::now() - Duration::hours(1);
+    let sent_last_hour = messages::table
+        .filter(messages::account_id.eq(account_id))
+        .filter(messages::sent_at.ge(hour_ago))
+        .select(count_star())
+        .first(conn)?;
+    let failed_last_hour = messages::table
+        .filter(messages::account_id.eq(account_id))
+        .filter(messages::status.eq(Status::Failed.as_str()))
+        .filter(messages::finished_at.ge(hour_ago))
+        .select(count_star())
+        .first(conn)?;
+    Ok(QueueFigures { counts, oldest_queued, sent_last_hour, failed_last_hour })
+}
+
+/// Accounts with queued work, for the dispatcher's sweep.
+pub fn accounts_with_queued(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
+    messages::table
+        .filter(messages::status.eq(Status::Queued.as_str()))
+        .select(messages::account_id)
+        .distinct()
+        .load(conn)
+}

@@ -1,0 +1,460 @@
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::{DateTime, Duration};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::models::{Lane, Message, MessageView, Status};
+use super::queries::{self, Canceled, ListFilter};
+use super::text::{self, Encoding};
+use crate::auth::{Caller, Sender};
+use crate::db::schema::idempotency_keys;
+use crate::db::{DbConnection, is_unique_violation};
+use crate::devices::queries as devices;
+use crate::error::ApiError;
+use crate::http::json::ApiJson;
+use crate::ids::{IdKind, new_id};
+use crate::state::AppState;
+use crate::time::{self, Timestamp};
+use crate::{accounts::Account, secrets};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    /// Ahead of normal and bulk traffic (OTP is always first).
+    High,
+    #[default]
+    Normal,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendRequest {
+    /// The recipient: E.164 (`+923001234567`) or a local number when the account has a `default_region`.
+    #[schema(example = "+923001234567")]
+    pub to: String,
+    /// The text. Long texts are sent as several parts and reported as one message.
+    #[schema(example = "Your order 1043 has shipped.")]
+    pub message: String,
+    /// Send from this device only (else the least-loaded online device is chosen).
+    pub device_id: Option<String>,
+    /// SIM slot on the device (0-based); the device's default when absent.
+    pub sim: Option<u8>,
+    pub priority: Option<Priority>,
+    /// Give up if no phone has taken it by then: 5 s to 7 days, default 1 day.
+    #[schema(example = 3600)]
+    pub ttl_seconds: Option<u32>,
+    /// Your own JSON object (up to 4 KB), returned with the message and in webhooks.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct QueuedResponse {
+    pub ok: bool,
+    #[schema(example = "req_01JDX4Q7ZK3V8J5B6N2M9R0T1W")]
+    pub request_id: String,
+    #[schema(example = "queued")]
+    pub status: String,
+    pub queued_at: Timestamp,
+    /// The recipient as normalised to E.164.
+    pub to: String,
+    pub segments: i32,
+    pub encoding: Encoding,
+}
+
+const MAX_CHARS: usize = 1600;
+const DEFAULT_TTL: u32 = 86_400;
+const MAX_METADATA: usize = 4096;
+
+/// Validated and normalised: ready to store.
+fn build(account: &Account, req: &SendRequest) -> Result<Message, ApiError> {
+    let to = text::normalize_number(&req.to, account.default_region.as_deref())
+        .map_err(|e| ApiError::invalid("to", e.to_string()))?;
+    if req.message.trim().is_empty() {
+        return Err(ApiError::invalid("message", "Field `message` must not be empty."));
+    }
+    if req.message.chars().count() > MAX_CHARS {
+        return Err(ApiError::invalid("message", format!("Field `message` is longer than {MAX_CHARS} characters.")));
+    }
+    let ttl = req.ttl_seconds.unwrap_or(DEFAULT_TTL);
+    if !(5..=604_800).contains(&ttl) {
+        return Err(ApiError::invalid("ttl_seconds", "Field `ttl_seconds` must be between 5 and 604800 (7 days)."));
+    }
+    if req.sim.is_some_and(|s| s > 7) {
+        return Err(ApiError::invalid("sim", "Field `sim` is a SIM slot from 0 to 7."));
+    }
+    let metadata = match &req.metadata {
+        None => None,
+        Some(v @ serde_json::Value::Object(_)) => {
+            let text = v.to_string();
+            if text.len() > MAX_METADATA {
+                return Err(ApiError::invalid("metadata", "Field `metadata` is larger than 4 KB."));
+            }
+            Some(text)
+        }
+        Some(_) => return Err(ApiError::invalid("metadata", "Field `metadata` must be a JSON object.")),
+    };
+    let info = text::analyze(&req.message);
+    let now = time::now();
+    Ok(Message {
+        id: new_id(IdKind::Request),
+        account_id: account.id.clone(),
+        to_number: to,
+        body: req.message.clone(),
+        priority: match req.priority.unwrap_or_default() {
+            Priority::High => Lane::High as i16,
+            Priority::Normal => Lane::Normal as i16,
+        },
+        status: Status::Queued.as_str().to_owned(),
+        requested_device_id: req.device_id.clone(),
+        device_id: None,
+        sim: req.sim.map(i16::from),
+        encoding: info.encoding.as_str().to_owned(),
+        segments: i32::try_from(info.segments).unwrap_or(i32::MAX),
+        metadata,
+        batch_id: None,
+        attempts: 0,
+        failure_code: None,
+        failure_reason: None,
+        expires_at: now + Duration::seconds(i64::from(ttl)),
+        queued_at: now,
+        dispatched_at: None,
+        acked_at: None,
+        sent_at: None,
+        delivered_at: None,
+        finished_at: None,
+        updated_at: now,
+    })
+}
+
+/// Refuses new sends while the queue is paused or no usable device remains.
+pub fn check_queue_open(conn: &mut DbConnection, account: &Account) -> Result<(), ApiError> {
+    if account.queue_paused_at.is_some() {
+        let reason = account.queue_pause_reason.clone().unwrap_or_else(|| "paused".into());
+        return Err(ApiError::QueueBlocked(format!(
+            "The queue is paused ({reason}): new messages are refused until POST /v1/queue/resume."
+        )));
+    }
+    let counts = devices::counts(conn, &account.id)?;
+    if counts.paired > 0 && counts.usable == 0 {
+        return Err(ApiError::QueueBlocked(
+            "No usable device: every paired device is disabled or degraded by repeated failures. Re-enable one with PATCH /v1/devices/{id}.".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn check_device(conn: &mut DbConnection, account: &Account, device_id: &str) -> Result<(), ApiError> {
+    match devices::find_for_account(conn, &account.id, device_id)? {
+        Some(d) if d.enabled => Ok(()),
+        Some(_) => Err(ApiError::InvalidDevice(format!("The device {device_id} is disabled."))),
+        None => Err(ApiError::InvalidDevice(format!("This account has no device {device_id}."))),
+    }
+}
+
+/// What an Idempotency-Key already recorded.
+enum Recorded {
+    Replay(u16, String),
+    Clash,
+}
+
+fn recorded(
+    conn: &mut DbConnection,
+    account_id: &str,
+    key: &str,
+    body_hash: &str,
+) -> Result<Option<Recorded>, ApiError> {
+    use diesel::prelude::*;
+    let row: Option<(String, i32, String)> = idempotency_keys::table
+        .find((account_id, key))
+        .select((idempotency_keys::body_hash, idempotency_keys::status_code, idempotency_keys::response))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(hash, status, response)| {
+        if hash == body_hash {
+            Recorded::Replay(u16::try_from(status).unwrap_or(202), response)
+        } else {
+            Recorded::Clash
+        }
+    }))
+}
+
+fn answer(recorded: Recorded) -> Result<HttpResponse, ApiError> {
+    match recorded {
+        Recorded::Replay(status, body) => Ok(HttpResponse::build(
+            actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::ACCEPTED),
+        )
+        .insert_header(("Idempotent-Replayed", "true"))
+        .content_type("application/json")
+        .body(body)),
+        Recorded::Clash => {
+            Err(ApiError::Conflict("This Idempotency-Key was already used with a different request body.".into()))
+        }
+    }
+}
+
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(v) = req.headers().get("idempotency-key") else { return Ok(None) };
+    let key =
+        v.to_str().map_err(|_| ApiError::invalid("Idempotency-Key", "The Idempotency-Key header must be text."))?;
+    if key.is_empty() || key.len() > 255 {
+        return Err(ApiError::invalid("Idempotency-Key", "The Idempotency-Key header must be 1 to 255 characters."));
+    }
+    Ok(Some(key.to_owned()))
+}
+
+/// Queues one SMS. Answers 202 once the message is stored: from then on it is never lost.
+#[utoipa::path(
+    tag = "messages",
+    security(("bearer" = []), ("api_key" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat a request safely: the same key and body replay the first answer.")),
+    request_body = SendRequest,
+    responses(
+        (status = 202, description = "Queued.", body = QueuedResponse),
+        (status = 402, description = "`subscription_expired`: renew the subscription to send again.", body = relay_protocol::ErrorEnvelope),
+        (status = 409, description = "`conflict` (Idempotency-Key reused with another body) or `queue_blocked`.", body = relay_protocol::ErrorEnvelope),
+        (status = 422, description = "`invalid_device`: the device is not this account's, or is disabled.", body = relay_protocol::ErrorEnvelope),
+    )
+)]
+#[post("/v1/messages")]
+pub async fn send_message(
+    req: HttpRequest,
+    sender: Sender,
+    state: web::Data<AppState>,
+    body: ApiJson<SendRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let account = sender.0.account;
+    let request = body.into_inner();
+    let idem = idempotency_key(&req)?;
+    let body_hash = secrets::sha256_hex(&serde_json::to_string(&request).unwrap_or_default());
+    let outcome = state
+        .db
+        .run(move |conn| -> Result<Result<QueuedResponse, Recorded>, ApiError> {
+            if let Some(key) = &idem
+                && let Some(r) = recorded(conn, &account.id, key, &body_hash)?
+            {
+                return Ok(Err(r));
+            }
+            // A named device is checked first: its own answer is more precise than the queue's.
+            if let Some(device_id) = &request.device_id {
+                check_device(conn, &account, device_id)?;
+            }
+            check_queue_open(conn, &account)?;
+            let message = build(&account, &request)?;
+            let response = QueuedResponse {
+                ok: true,
+                request_id: message.id.clone(),
+                status: "queued".into(),
+                queued_at: message.queued_at.into(),
+                to: message.to_number.clone(),
+                segments: message.segments,
+                encoding: if message.encoding == "ucs2" { Encoding::Ucs2 } else { Encoding::Gsm7 },
+            };
+            let stored = store(conn, &message, idem.as_deref(), &body_hash, &response);
+            match stored {
+                Ok(()) => Ok(Ok(response)),
+                // Two requests with one key at the same moment: the other one won; answer as it did.
+                Err(e) if is_unique_violation(&e) && idem.is_some() => {
+                    let key = idem.as_deref().unwrap_or_default();
+                    Ok(Err(recorded(conn, &account.id, key, &body_hash)?.unwrap_or(Recorded::Clash)))
+                }
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await?;
+    match outcome {
+        Ok(response) => {
+            state.hub.wake();
+            Ok(HttpResponse::Accepted().json(response))
+        }
+        Err(recorded) => answer(recorded),
+    }
+}
+
+fn store(
+    conn: &mut DbConnection,
+    message: &Message,
+    idem: Option<&str>,
+    body_hash: &str,
+    response: &QueuedResponse,
+) -> diesel::QueryResult<()> {
+    use diesel::prelude::*;
+    conn.transaction(|conn| {
+        if let Some(key) = idem {
+            diesel::insert_into(idempotency_keys::table)
+                .values((
+                    idempotency_keys::account_id.eq(&message.account_id),
+                    idempotency_keys::idem_key.eq(key),
+                    idempotency_keys::body_hash.eq(body_hash),
+                    idempotency_keys::status_code.eq(202),
+                    idempotency_keys::response.eq(serde_json::to_string(response).unwrap_or_default()),
+                    idempotency_keys::created_at.eq(message.queued_at),
+                ))
+                .execute(conn)?;
+        }
+        queries::insert(conn, std::slice::from_ref(message))
+    })
+}
+
+/// A message with its full timeline.
+#[utoipa::path(
+    tag = "messages",
+    security(("bearer" = []), ("api_key" = [])),
+    params(("request_id" = String, Path, description = "The `req_…` id from the send.")),
+    responses((status = 200, description = "The message.", body = MessageView))
+)]
+#[get("/v1/messages/{request_id}")]
+pub async fn get_message(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<web::Json<MessageView>, ApiError> {
+    let (account_id, id) = (caller.account.id, path.into_inner());
+    let view = state
+        .db
+        .run(move |conn| -> Result<Option<MessageView>, ApiError> {
+            let Some((m, device_name)) = queries::get(conn, &account_id, &id)? else { return Ok(None) };
+            let events = queries::events(conn, &m.id)?;
+            Ok(Some(m.view(device_name, Some(events))))
+        })
+        .await?
+        .ok_or_else(|| ApiError::NotFound("This account has no message with that request id.".into()))?;
+    Ok(web::Json(view))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// `queued`, `dispatched`, `sent`, `delivered`, `failed`, `expired` or `canceled`.
+    pub status: Option<String>,
+    /// A recipient, in any format the send accepts.
+    pub to: Option<String>,
+    pub device_id: Option<String>,
+    pub batch_id: Option<String>,
+    /// RFC 3339: queued at or after.
+    pub since: Option<String>,
+    /// RFC 3339: queued before.
+    pub until: Option<String>,
+    /// 1 to 100, default 50.
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageList {
+    pub ok: bool,
+    pub messages: Vec<MessageView>,
+    pub next_cursor: Option<String>,
+    pub has_more: bool,
+}
+
+fn parse_time(field: &str, value: Option<&str>) -> Result<Option<chrono::NaiveDateTime>, ApiError> {
+    value
+        .map(|v| {
+            DateTime::parse_from_rfc3339(v).map(|t| t.naive_utc()).map_err(|_| {
+                ApiError::invalid(field, format!("`{field}` must be an RFC 3339 time such as 2026-03-14T12:30:00Z."))
+            })
+        })
+        .transpose()
+}
+
+/// Messages, newest first, filtered; cursor pagination.
+#[utoipa::path(
+    tag = "messages",
+    security(("bearer" = []), ("api_key" = [])),
+    params(ListQuery),
+    responses((status = 200, description = "A page of messages.", body = MessageList))
+)]
+#[get("/v1/messages")]
+pub async fn list_messages(
+    caller: Caller,
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<web::Json<MessageList>, ApiError> {
+    let q = query.into_inner();
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid("limit", "`limit` must be between 1 and 100."));
+    }
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| Status::parse(s).ok_or_else(|| ApiError::invalid("status", format!("`{s}` is not a message status; use one of queued, dispatched, sent, delivered, failed, expired, canceled."))))
+        .transpose()?;
+    let to =
+        q.to.as_deref()
+            .map(|t| {
+                text::normalize_number(t, caller.account.default_region.as_deref())
+                    .map_err(|e| ApiError::invalid("to", e.to_string()))
+            })
+            .transpose()?;
+    let filter = ListFilter {
+        status,
+        to,
+        device_id: q.device_id,
+        batch_id: q.batch_id,
+        since: parse_time("since", q.since.as_deref())?,
+        until: parse_time("until", q.until.as_deref())?,
+        before: q.cursor,
+        limit,
+    };
+    let account_id = caller.account.id;
+    let mut rows = state.db.run(move |conn| queries::list(conn, &account_id, &filter).map_err(ApiError::from)).await?;
+    let has_more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(50));
+    let next_cursor = if has_more { rows.last().map(|(m, _)| m.id.clone()) } else { None };
+    let messages = rows.into_iter().map(|(m, name)| m.view(name, None)).collect();
+    Ok(web::Json(MessageList { ok: true, messages, next_cursor, has_more }))
+}
+
+/// Cancels a message that has not reached a phone yet.
+#[utoipa::path(
+    tag = "messages",
+    security(("bearer" = []), ("api_key" = [])),
+    params(("request_id" = String, Path, description = "The `req_…` id from the send.")),
+    responses(
+        (status = 200, description = "Canceled.", body = MessageView),
+        (status = 409, description = "`conflict`: a phone already has it.", body = relay_protocol::ErrorEnvelope),
+    )
+)]
+#[post("/v1/messages/{request_id}/cancel")]
+pub async fn cancel_message(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<web::Json<MessageView>, ApiError> {
+    let (account_id, id) = (caller.account.id, path.into_inner());
+    let (a, i) = (account_id.clone(), id.clone());
+    let outcome = state.db.run(move |conn| queries::cancel(conn, &a, &i).map_err(ApiError::from)).await?;
+    match outcome {
+        Canceled::NotFound => {
+            return Err(ApiError::NotFound("This account has no message with that request id.".into()));
+        }
+        Canceled::TooLate(status) => {
+            return Err(ApiError::Conflict(format!(
+                "The message is {} and can no longer be canceled: a phone has it or it has ended.",
+                status.as_str()
+            )));
+        }
+        Canceled::Done(Some(device)) => {
+            state.hub.send(
+                &device,
+                relay_protocol::frames::ServerFrame::Revoke { request_id: id.clone(), reason: "canceled".into() },
+            );
+            state.hub.finished(&device);
+        }
+        Canceled::Done(None) => {}
+    }
+    let view = state
+        .db
+        .run(move |conn| -> Result<Option<MessageView>, ApiError> {
+            let Some((m, name)) = queries::get(conn, &account_id, &id)? else { return Ok(None) };
+            let events = queries::events(conn, &m.id)?;
+            Ok(Some(m.view(name, Some(events))))
+        })
+        .await?
+        .ok_or_else(|| ApiError::NotFound("This account has no message with that request id.".into()))?;
+    Ok(web::Json(view))
+}

@@ -1,0 +1,157 @@
+//! The account's queue as a whole: its state, figures, and the pause switch.
+
+use actix_web::{get, post, web};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::Caller;
+use crate::db::schema::accounts;
+use crate::devices::queries as devices;
+use crate::error::ApiError;
+use crate::http::json::ApiJson;
+use crate::messages::models::Status;
+use crate::messages::queries as messages;
+use crate::state::AppState;
+use crate::time;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusCounts {
+    pub queued: i64,
+    pub dispatched: i64,
+    pub sent: i64,
+    pub delivered: i64,
+    pub failed: i64,
+    pub expired: i64,
+    pub canceled: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueView {
+    pub ok: bool,
+    /// `running`, or `blocked` (new sends answer `queue_blocked`).
+    #[schema(example = "running")]
+    pub state: &'static str,
+    pub reason: Option<String>,
+    pub counts: StatusCounts,
+    /// Seconds the oldest queued message has waited (0 when none waits).
+    pub oldest_queued_age_seconds: i64,
+    pub sent_last_hour: i64,
+    pub failed_last_hour: i64,
+    pub devices_online: i64,
+    pub devices_paired: i64,
+}
+
+/// The queue: running or blocked (and why), counts per status, the oldest wait.
+#[utoipa::path(
+    tag = "queue",
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "The queue.", body = QueueView))
+)]
+#[get("/v1/queue")]
+pub async fn get_queue(caller: Caller, state: web::Data<AppState>) -> Result<web::Json<QueueView>, ApiError> {
+    let account = caller.account;
+    let view = state
+        .db
+        .run(move |conn| -> Result<QueueView, ApiError> {
+            let figures = messages::figures(conn, &account.id)?;
+            let d = devices::counts(conn, &account.id)?;
+            let count = |s: Status| figures.counts.iter().find(|(k, _)| k == s.as_str()).map(|(_, n)| *n).unwrap_or(0);
+            let (state, reason) = match (&account.queue_paused_at, d.paired > 0 && d.usable == 0) {
+                (Some(_), _) => {
+                    ("blocked", Some(account.queue_pause_reason.clone().unwrap_or_else(|| "paused".into())))
+                }
+                (None, true) => ("blocked", Some("no usable device: all are disabled or degraded".into())),
+                (None, false) => ("running", None),
+            };
+            Ok(QueueView {
+                ok: true,
+                state,
+                reason,
+                counts: StatusCounts {
+                    queued: count(Status::Queued),
+                    dispatched: count(Status::Dispatched),
+                    sent: count(Status::Sent),
+                    delivered: count(Status::Delivered),
+                    failed: count(Status::Failed),
+                    expired: count(Status::Expired),
+                    canceled: count(Status::Canceled),
+                },
+                oldest_queued_age_seconds: figures
+                    .oldest_queued
+                    .map(|t| (time::now() - t).num_seconds().max(0))
+                    .unwrap_or(0),
+                sent_last_hour: figures.sent_last_hour,
+                failed_last_hour: figures.failed_last_hour,
+                devices_online: d.online,
+                devices_paired: d.paired,
+            })
+        })
+        .await?;
+    Ok(web::Json(view))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PauseRequest {
+    /// Shown to callers whose sends are refused, e.g. `maintenance`.
+    pub reason: Option<String>,
+}
+
+/// Pauses the queue: new sends answer 409 `queue_blocked`; nothing queued is lost.
+#[utoipa::path(
+    tag = "queue",
+    security(("bearer" = []), ("api_key" = [])),
+    request_body = PauseRequest,
+    responses((status = 200, description = "Paused.", body = crate::http::OkResponse))
+)]
+#[post("/v1/queue/pause")]
+pub async fn pause(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: ApiJson<PauseRequest>,
+) -> Result<web::Json<crate::http::OkResponse>, ApiError> {
+    let reason = body.into_inner().reason.map(|r| r.trim().chars().take(200).collect::<String>());
+    let id = caller.account.id;
+    state
+        .db
+        .run(move |conn| {
+            diesel::update(accounts::table.find(&id))
+                .set((
+                    accounts::queue_paused_at.eq(Some(time::now())),
+                    accounts::queue_pause_reason.eq(reason.filter(|r| !r.is_empty()).or(Some("paused".into()))),
+                ))
+                .execute(conn)
+                .map_err(ApiError::from)
+        })
+        .await?;
+    Ok(web::Json(crate::http::OkResponse { ok: true }))
+}
+
+/// Resumes a paused queue.
+#[utoipa::path(
+    tag = "queue",
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "Running again.", body = crate::http::OkResponse))
+)]
+#[post("/v1/queue/resume")]
+pub async fn resume(
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<web::Json<crate::http::OkResponse>, ApiError> {
+    let id = caller.account.id;
+    state
+        .db
+        .run(move |conn| {
+            diesel::update(accounts::table.find(&id))
+                .set((
+                    accounts::queue_paused_at.eq(None::<chrono::NaiveDateTime>),
+                    accounts::queue_pause_reason.eq(None::<String>),
+                ))
+                .execute(conn)
+                .map_err(ApiError::from)
+        })
+        .await?;
+    state.hub.wake();
+    Ok(web::Json(crate::http::OkResponse { ok: true }))
+}

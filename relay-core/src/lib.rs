@@ -1,7 +1,32 @@
-//! The platform-neutral Relay agent library.
+//! The platform-neutral Relay agent: pairing from a QR payload, the durable local queue, the
+//! WebSocket link to the server, pacing and status reporting.
 //!
-//! It will hold pairing from a QR payload, the durable local queue, heartbeats, the WebSocket
-//! link to the server and status reporting, exported to Kotlin through uniffi. The wire types
-//! it speaks come from `relay-protocol`, the same crate the server uses.
+//! A host (the Android app, or the `relay-device` simulator) supplies an [`SmsTransport`]
+//! and optionally a [`HealthProbe`] and a [`RelayListener`]; [`RelayClient`] does the rest.
+//! The wire types come from `relay-protocol`, the same crate the server uses, and
+//! `docs/PROTOCOL.md` describes the exchange.
 
+mod backoff;
+mod client;
+mod clock;
+mod dispatch;
+mod error;
+mod events;
+mod health;
+mod link;
+mod net;
+pub mod pacing;
+pub mod pairing;
+mod shared;
+pub mod store;
+pub mod tls;
+mod transport;
+
+pub use client::{ClientOptions, RelayClient, RelayHandle, default_pacing};
+pub use error::RelayError;
+pub use events::{ConnectionState, MessageEvent, MessageEventKind, RelayListener};
+pub use health::{DeviceHealth, HealthProbe};
+pub use link::LinkError;
+pub use pairing::{Credentials, DeviceInfo, PairError};
 pub use relay_protocol as protocol;
+pub use transport::{OutgoingSms, SmsTransport, StatusSink, TransportResult};

@@ -1,0 +1,241 @@
+//! The public face of the agent: pair once, then start/stop the link and the dispatcher.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use relay_protocol::frames::Pacing;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+use url::Url;
+
+use crate::error::RelayError;
+use crate::events::{Events, RelayListener};
+use crate::health::HealthProbe;
+use crate::pairing::{self, Credentials, DeviceInfo};
+use crate::shared::Shared;
+use crate::store::Store;
+use crate::transport::{SinkShared, SmsTransport};
+use crate::{dispatch, link, tls};
+
+/// Finished messages are forgotten after this long (they only matter for pacing and repeats).
+const KEEP_FINISHED_MS: i64 = 2 * crate::pacing::DAY_MS;
+
+/// Tunables. The defaults suit a phone; tests shorten the timers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientOptions {
+    /// WebSocket URLs to try in turn. Empty: the `connect_url` from pairing.
+    pub connect_urls: Vec<String>,
+    /// Sent in `hello`.
+    pub app_version: String,
+    pub reconnect_min_ms: u64,
+    pub reconnect_max_ms: u64,
+    /// First repeat of an unacknowledged report; doubles up to `report_retry_max_ms`.
+    pub report_retry_min_ms: u64,
+    pub report_retry_max_ms: u64,
+    pub welcome_timeout_ms: u64,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            connect_urls: Vec::new(),
+            app_version: env!("CARGO_PKG_VERSION").to_owned(),
+            reconnect_min_ms: 200,
+            reconnect_max_ms: 30_000,
+            report_retry_min_ms: 2_000,
+            report_retry_max_ms: 60_000,
+            welcome_timeout_ms: 15_000,
+        }
+    }
+}
+
+/// One phone's agent over one data directory.
+pub struct RelayClient {
+    data_dir: PathBuf,
+    store: Arc<Store>,
+    running: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for RelayClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RelayClient").field("data_dir", &self.data_dir).finish()
+    }
+}
+
+impl RelayClient {
+    /// Opens (creating if needed) the agent's store in `data_dir`.
+    pub fn open(data_dir: String) -> Result<Arc<Self>, RelayError> {
+        let data_dir = PathBuf::from(data_dir);
+        let store = Arc::new(Store::open_dir(&data_dir)?);
+        Ok(Arc::new(RelayClient { data_dir, store, running: Arc::new(AtomicBool::new(false)) }))
+    }
+
+    /// Pairs with the server in the QR payload and stores the credentials.
+    pub async fn pair(&self, payload: String, device: DeviceInfo) -> Result<Credentials, RelayError> {
+        Ok(pairing::pair(&payload, &device, &self.store).await?)
+    }
+
+    pub fn credentials(&self) -> Result<Option<Credentials>, RelayError> {
+        Ok(self.store.credentials()?)
+    }
+
+    /// The store, for hosts that show the queue (and for tests).
+    pub fn store(&self) -> Arc<Store> {
+        self.store.clone()
+    }
+
+    /// Starts the link and the dispatcher. Inside a tokio runtime they run on it; otherwise
+    /// the handle owns a small runtime of its own (the Android case).
+    pub fn start(
+        &self,
+        transport: Arc<dyn SmsTransport>,
+        health: Option<Arc<dyn HealthProbe>>,
+        listener: Option<Arc<dyn RelayListener>>,
+        options: ClientOptions,
+    ) -> Result<Arc<RelayHandle>, RelayError> {
+        let credentials = self.store.credentials()?.ok_or(RelayError::NotPaired)?;
+        let urls = connect_urls(&credentials, &options)?;
+        let tls = tls::client_config(credentials.fingerprint.as_deref())?;
+        if self.running.swap(true, Ordering::SeqCst) {
+            return Err(RelayError::AlreadyRunning);
+        }
+        if let Err(e) = self.store.prune_finished(crate::clock::now_ms() - KEEP_FINISHED_MS) {
+            tracing::warn!(error = %e, "could not prune finished messages");
+        }
+        let events = Events::new(listener);
+        let pacing = self.store.pacing().ok().flatten().unwrap_or_default();
+        let shared = Arc::new(Shared {
+            store: self.store.clone(),
+            transport,
+            health,
+            events: events.clone(),
+            credentials,
+            options,
+            dispatch_wake: Notify::new(),
+            pacing: Mutex::new(pacing),
+            sink_shared: Arc::new(SinkShared {
+                store: self.store.clone(),
+                outbox_wake: Arc::new(Notify::new()),
+                events,
+            }),
+        });
+        let (own_runtime, rt) = match tokio::runtime::Handle::try_current() {
+            Ok(handle) => (None, handle),
+            Err(_) => {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .thread_name("relay-agent")
+                    .build()
+                    .map_err(|e| RelayError::Config { message: format!("cannot start a runtime: {e}") })?;
+                let handle = runtime.handle().clone();
+                (Some(runtime), handle)
+            }
+        };
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let tasks = vec![
+            rt.spawn(dispatch::run(shared.clone(), stop_rx.clone())),
+            rt.spawn(link::run(shared, urls, tls, stop_rx)),
+        ];
+        tracing::info!(data_dir = %self.data_dir.display(), "agent started");
+        Ok(Arc::new(RelayHandle {
+            stop_tx,
+            tasks: Mutex::new(tasks),
+            runtime: Mutex::new(own_runtime),
+            running: self.running.clone(),
+        }))
+    }
+}
+
+/// The WebSocket URLs to try, `http(s)` spelled as `ws(s)`.
+fn connect_urls(credentials: &Credentials, options: &ClientOptions) -> Result<Vec<Url>, RelayError> {
+    let given = if options.connect_urls.is_empty() {
+        vec![credentials.connect_url.clone()]
+    } else {
+        options.connect_urls.clone()
+    };
+    given
+        .iter()
+        .map(|text| {
+            let bad = || RelayError::Config { message: format!("not a WebSocket URL: {text}") };
+            let mut url = Url::parse(text).map_err(|_| bad())?;
+            let scheme = match url.scheme() {
+                "http" | "ws" => "ws",
+                "https" | "wss" => "wss",
+                _ => return Err(bad()),
+            };
+            url.set_scheme(scheme).map_err(|_| bad())?;
+            Ok(url)
+        })
+        .collect()
+}
+
+/// A running agent.
+pub struct RelayHandle {
+    stop_tx: watch::Sender<bool>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    running: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for RelayHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RelayHandle").field("stopped", &*self.stop_tx.borrow()).finish()
+    }
+}
+
+impl RelayHandle {
+    /// Stops the agent and waits until its tasks have finished (the link closes politely).
+    pub async fn stop(&self) {
+        self.stop_tx.send_replace(true);
+        let tasks = self.take_tasks();
+        for task in tasks {
+            if let Err(e) = task.await {
+                tracing::warn!(error = %e, "an agent task ended badly");
+            }
+        }
+        self.running.store(false, Ordering::SeqCst);
+        tracing::info!("agent stopped");
+    }
+
+    /// `stop` for callers outside any async runtime (a UI thread). When the agent runs on the
+    /// caller's runtime, this only asks it to stop.
+    pub fn stop_blocking(&self) {
+        let runtime = self.runtime.lock().ok().and_then(|mut r| r.take());
+        match runtime {
+            Some(runtime) => {
+                runtime.block_on(self.stop());
+                runtime.shutdown_background();
+            }
+            None => {
+                self.stop_tx.send_replace(true);
+                self.running.store(false, Ordering::SeqCst);
+            }
+        }
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        *self.stop_tx.borrow()
+    }
+
+    fn take_tasks(&self) -> Vec<JoinHandle<()>> {
+        self.tasks.lock().map(|mut t| std::mem::take(&mut *t)).unwrap_or_default()
+    }
+}
+
+impl Drop for RelayHandle {
+    fn drop(&mut self) {
+        self.stop_tx.send_replace(true);
+        self.running.store(false, Ordering::SeqCst);
+        // shutdown_background never blocks, so dropping the handle is safe anywhere.
+        if let Some(runtime) = self.runtime.lock().ok().and_then(|mut r| r.take()) {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// The pacing a phone uses before it has heard from its server.
+pub fn default_pacing() -> Pacing {
+    Pacing::default()
+}

@@ -1,0 +1,103 @@
+//! The SMS transport: the part that actually sends (Android's `SmsManager`, or the host
+//! simulator), and the sink through which it reports outcomes — later, from any thread, as
+//! Android's broadcast receivers do.
+
+use std::sync::Arc;
+
+use relay_protocol::frames::{DeliveryStatus, Failure};
+use tokio::sync::Notify;
+
+use crate::clock;
+use crate::events::{Events, MessageEventKind};
+use crate::store::Store;
+
+/// A message the transport must send now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingSms {
+    pub request_id: String,
+    /// E.164 number.
+    pub to: String,
+    pub body: String,
+    /// SIM slot (0-based); `None` for the phone's default.
+    pub sim: Option<u8>,
+    /// Parts the server counted.
+    pub parts: u32,
+}
+
+/// An outcome the transport observed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportResult {
+    /// Every part was handed to the network.
+    Sent,
+    /// Every part's delivery report said delivered.
+    Delivered,
+    /// Sending failed (codes from `relay_protocol::failure`).
+    Failed { code: String, reason: String },
+}
+
+/// What actually sends SMS. Implementations must return from `send` quickly and report
+/// through the sink later; they are called from the agent's async tasks.
+pub trait SmsTransport: Send + Sync {
+    /// Sends the message once. Every outcome goes to `sink`, from any thread, at any time.
+    fn send(&self, sms: OutgoingSms, sink: Arc<StatusSink>);
+
+    /// A message handed to this transport before the agent restarted, whose final outcome
+    /// never arrived (`last_reported` is the newest one that did). It must NOT be sent again:
+    /// report whatever is known (Android can look in its sent box), or nothing.
+    fn recover(&self, sms: OutgoingSms, last_reported: Option<DeliveryStatus>, sink: Arc<StatusSink>);
+}
+
+/// Where a transport reports the outcomes of one message. Each report is stored durably in
+/// the outbox before it goes to the server, so it survives a dropped link or a crash.
+pub struct StatusSink {
+    request_id: String,
+    shared: Arc<SinkShared>,
+}
+
+impl std::fmt::Debug for StatusSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatusSink").field("request_id", &self.request_id).finish()
+    }
+}
+
+/// The parts of the agent a sink needs; shared by every sink.
+pub(crate) struct SinkShared {
+    pub(crate) store: Arc<Store>,
+    /// Wakes the link so a new report goes out without waiting for a timer.
+    pub(crate) outbox_wake: Arc<Notify>,
+    pub(crate) events: Events,
+}
+
+impl StatusSink {
+    pub(crate) fn new(request_id: String, shared: Arc<SinkShared>) -> Arc<Self> {
+        Arc::new(StatusSink { request_id, shared })
+    }
+
+    pub fn request_id(&self) -> String {
+        self.request_id.clone()
+    }
+
+    /// Records an outcome. Safe to call from any thread; repeats and anything after a final
+    /// outcome are ignored.
+    pub fn report(&self, result: TransportResult) {
+        let (status, failure, kind) = match result {
+            TransportResult::Sent => (DeliveryStatus::Sent, None, MessageEventKind::Sent),
+            TransportResult::Delivered => (DeliveryStatus::Delivered, None, MessageEventKind::Delivered),
+            TransportResult::Failed { code, reason } => (
+                DeliveryStatus::Failed,
+                Some(Failure { code: code.clone(), reason: reason.clone() }),
+                MessageEventKind::Failed { code, reason },
+            ),
+        };
+        let at = clock::rfc3339_now();
+        match self.shared.store.record_status(&self.request_id, status, failure.as_ref(), &at, clock::now_ms()) {
+            Ok(true) => {
+                tracing::info!(request_id = %self.request_id, ?status, "transport reported");
+                self.shared.events.message(&self.request_id, kind);
+                self.shared.outbox_wake.notify_one();
+            }
+            Ok(false) => tracing::debug!(request_id = %self.request_id, ?status, "report ignored (repeat or too late)"),
+            Err(e) => tracing::error!(request_id = %self.request_id, ?status, error = %e, "could not store a report"),
+        }
+    }
+}

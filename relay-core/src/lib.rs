@@ -18,6 +18,7 @@ mod net;
 pub mod pacing;
 pub mod pairing;
 mod shared;
+pub mod simulator;
 pub mod store;
 pub mod tls;
 mod transport;

@@ -75,6 +75,9 @@ pub struct ServeArgs {
     /// Terminate TLS with a self-signed certificate kept in <data-dir>/tls; phones pin it.
     #[arg(long, env = "RELAY_TLS_SELF_SIGNED", conflicts_with = "tls_cert")]
     pub tls_self_signed: bool,
+    /// Also run a demo account and a simulated phone, and print a ready cURL command.
+    #[arg(long)]
+    pub demo: bool,
     /// Seconds between a phone's heartbeats; three missed mark it offline.
     #[arg(long, env = "RELAY_HEARTBEAT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub heartbeat_secs: u64,
@@ -233,7 +236,8 @@ fn serve(args: ServeArgs, database_url: String, data_dir: &std::path::Path, json
         }
         _ => None,
     };
-    let opts = ServeOptions { bind: args.bind, database_url, public_url: args.public_url, json, link, tls };
+    let demo = args.demo.then(|| data_dir.to_owned());
+    let opts = ServeOptions { bind: args.bind, database_url, public_url: args.public_url, json, link, tls, demo };
     actix_web::rt::System::new().block_on(crate::serve::serve(opts))?;
     Ok(())
 }

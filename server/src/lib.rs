@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod auth;
 pub mod cli;
 pub mod db;
+pub mod demo;
 pub mod devices;
 pub mod error;
 pub mod health;

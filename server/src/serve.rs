@@ -19,6 +19,8 @@ pub struct ServeOptions {
     pub json: bool,
     pub link: LinkSettings,
     pub tls: Option<crate::tls::TlsSetup>,
+    /// Run the demo account and its simulated phone (with the data folder it lives in).
+    pub demo: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +68,10 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
         let state = web::Data::new(state.clone());
         move || http::app(state.clone(), doc.clone(), table.clone())
     })
-    .shutdown_timeout(30);
+    .shutdown_timeout(30)
+    // Our own signal handling: device sessions must be closed before actix waits for
+    // in-flight connections, or a connected phone would hold shutdown for 30 s.
+    .disable_signals();
     let server = match opts.tls.clone() {
         Some(tls) => server.listen_rustls_0_23(listener, tls.config)?,
         None => server.listen(listener)?,
@@ -75,10 +80,27 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
 
     let upkeep_state = state;
     let server = server.run();
+    let stopper = actix_web::rt::spawn(stop_on_signal(server.handle(), upkeep_state.hub.clone()));
     let upkeep = tokio::spawn(upkeep(upkeep_state.clone()));
     let dispatcher = tokio::spawn(dispatch::run(upkeep_state.hub.clone(), db.clone()));
-    // actix stops accepting on SIGINT/SIGTERM and lets in-flight requests finish (30 s at most).
+    // The demo phone pairs over HTTP with this server, which serves only while `server` is
+    // being awaited: so the demo starts in a task of its own.
+    let demo = opts.demo.clone().map(|dir| {
+        let (db, url, json) = (db.clone(), public_url.clone(), opts.json);
+        actix_web::rt::spawn(async move {
+            let started = crate::demo::start(&db, &dir, &url, json).await;
+            if let Err(e) = &started {
+                tracing::error!(error = %e, "the demo could not start");
+            }
+            started.ok()
+        })
+    });
     let result = server.await;
+    if let Some(demo) = demo {
+        // Stops the demo phone (if it started) before the process ends.
+        drop(demo.await);
+    }
+    stopper.abort();
     upkeep.abort();
     dispatcher.abort();
     flush_last_used(&upkeep_state).await;
@@ -120,4 +142,34 @@ async fn flush_last_used(state: &AppState) {
     if let Err(e) = result {
         tracing::warn!(error = %e, "could not store API key last-used times");
     }
+}
+
+/// On SIGTERM or Ctrl-C: close phone sessions, then stop gracefully (finish in-flight requests).
+async fn stop_on_signal(handle: actix_web::dev::ServerHandle, hub: std::sync::Arc<crate::link::Hub>) {
+    wait_for_signal().await;
+    tracing::info!("shutting down: closing device links, finishing requests in flight");
+    hub.close_all();
+    handle.stop(true).await;
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() {
+    let _ = tokio::signal::ctrl_c().await;
 }

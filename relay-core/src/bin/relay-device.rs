@@ -4,20 +4,14 @@
 //! to the (simulated) SMS transport, flushed at once. Tests count these lines to prove each
 //! message went out exactly once, even across `kill -9` and a restart. Logs go to stderr.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
-use relay_core::protocol::failure;
-use relay_core::protocol::frames::{DeliveryStatus, Permissions, SimInfo};
-use relay_core::{
-    ClientOptions, ConnectionState, DeviceHealth, DeviceInfo, HealthProbe, MessageEvent, OutgoingSms, RelayClient,
-    RelayError, RelayListener, SmsTransport, StatusSink, TransportResult,
-};
-use sha2::{Digest, Sha256};
+use clap::{Parser, Subcommand};
+use relay_core::simulator::{Outcome, SentBox, SimHealth, SimTransport, simulated_sim};
+use relay_core::{ClientOptions, ConnectionState, DeviceInfo, MessageEvent, RelayClient, RelayError, RelayListener};
 use tracing_subscriber::EnvFilter;
 
 const DEFAULT_DATA_DIR: &str = "relay-device-data";
@@ -60,14 +54,6 @@ enum Command {
         #[arg(long = "connect-url")]
         connect_urls: Vec<String>,
     },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Outcome {
-    Delivered,
-    Failed,
-    /// Delivered or failed, decided by a hash of the request id (the same on every run).
-    Mixed,
 }
 
 #[tokio::main]
@@ -123,7 +109,8 @@ async fn run(
     connect_urls: Vec<String>,
 ) -> Result<(), RelayError> {
     let client = RelayClient::open(data_dir.to_string_lossy().into_owned())?;
-    let transport = Arc::new(SimTransport { outcome, latency, json, runtime: tokio::runtime::Handle::current() });
+    let sent_box = if json { SentBox::StdoutJson } else { SentBox::StdoutText };
+    let transport = Arc::new(SimTransport::new(outcome, latency, sent_box, tokio::runtime::Handle::current()));
     let options = ClientOptions { connect_urls, ..ClientOptions::default() };
     let handle = client.start(transport, Some(Arc::new(SimHealth)), Some(Arc::new(LogListener)), options)?;
     wait_for_shutdown_signal().await;
@@ -152,100 +139,6 @@ async fn wait_for_shutdown_signal() {
 #[cfg(not(unix))]
 async fn wait_for_shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
-}
-
-/// "Sends" by printing one line to stdout, then reports like a radio would, later and from
-/// another task.
-struct SimTransport {
-    outcome: Outcome,
-    latency: Duration,
-    json: bool,
-    runtime: tokio::runtime::Handle,
-}
-
-impl SimTransport {
-    fn print_sent(&self, sms: &OutgoingSms) {
-        let line = if self.json {
-            serde_json::json!({"request_id": sms.request_id, "to": sms.to, "body": sms.body}).to_string()
-        } else {
-            // One message, one line: line breaks in the text are shown escaped.
-            let body = sms.body.replace('\\', "\\\\").replace('\n', "\\n").replace('\r', "\\r");
-            format!("sent {} to {}: {body}", sms.request_id, sms.to)
-        };
-        let mut out = std::io::stdout().lock();
-        if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
-            tracing::error!(error = %e, request_id = %sms.request_id, "cannot write to stdout");
-        }
-    }
-
-    fn delivers(&self, request_id: &str) -> bool {
-        match self.outcome {
-            Outcome::Delivered => true,
-            Outcome::Failed => false,
-            Outcome::Mixed => Sha256::digest(request_id.as_bytes())[0] % 2 == 0,
-        }
-    }
-
-    /// Reports the rest of the message's life, starting after `already`.
-    fn report_later(&self, request_id: &str, already: Option<DeliveryStatus>, sink: Arc<StatusSink>) {
-        let delivers = self.delivers(request_id);
-        let latency = self.latency;
-        self.runtime.spawn(async move {
-            if !delivers {
-                tokio::time::sleep(latency).await;
-                sink.report(TransportResult::Failed {
-                    code: failure::GENERIC_FAILURE.to_owned(),
-                    reason: failure::reason(failure::GENERIC_FAILURE),
-                });
-                return;
-            }
-            if already.is_none() {
-                tokio::time::sleep(latency).await;
-                sink.report(TransportResult::Sent);
-            }
-            tokio::time::sleep(latency).await;
-            sink.report(TransportResult::Delivered);
-        });
-    }
-}
-
-impl SmsTransport for SimTransport {
-    fn send(&self, sms: OutgoingSms, sink: Arc<StatusSink>) {
-        self.print_sent(&sms);
-        self.report_later(&sms.request_id, None, sink);
-    }
-
-    /// The simulated radio prints as it hands over, so a message handed over before a restart
-    /// counts as transmitted: finish its story, print nothing.
-    fn recover(&self, sms: OutgoingSms, last_reported: Option<DeliveryStatus>, sink: Arc<StatusSink>) {
-        tracing::info!(request_id = %sms.request_id, ?last_reported, "resuming reports after a restart");
-        self.report_later(&sms.request_id, last_reported, sink);
-    }
-}
-
-fn simulated_sim() -> SimInfo {
-    SimInfo { slot: 0, subscription_id: Some(1), carrier: Some("Simulated".to_owned()), number: None }
-}
-
-/// A healthy phone on Wi-Fi, plugged in.
-struct SimHealth;
-
-impl HealthProbe for SimHealth {
-    fn snapshot(&self) -> DeviceHealth {
-        DeviceHealth {
-            battery_percent: Some(100),
-            charging: Some(true),
-            signal_level: Some(4),
-            network: Some("wifi".to_owned()),
-            sims: vec![simulated_sim()],
-            permissions: Permissions {
-                send_sms: true,
-                read_phone_state: true,
-                notifications: true,
-                battery_optimization_exempt: true,
-            },
-        }
-    }
 }
 
 struct LogListener;

@@ -37,6 +37,7 @@ pub struct Hub {
     links: Mutex<HashMap<String, Link>>,
     next_conn: Mutex<u64>,
     wake: Notify,
+    closing: std::sync::atomic::AtomicBool,
 }
 
 pub struct Registration {
@@ -86,6 +87,17 @@ impl Hub {
     /// Drops the device's connection (unpairing): its session sees the channel close.
     pub fn disconnect(&self, device_id: &str) {
         self.lock().remove(device_id);
+    }
+
+    /// Shutdown: ends every session (each closes its socket and records the device offline),
+    /// so graceful shutdown does not wait on long-lived WebSockets.
+    pub fn close_all(&self) {
+        self.closing.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.lock().clear();
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn is_online(&self, device_id: &str) -> bool {

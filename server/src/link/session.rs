@@ -211,7 +211,7 @@ async fn report_status(ctx: &Ctx, report: StatusReport) -> Result<ServerFrame, S
 
 /// Goes offline and re-queues unacknowledged work, unless a newer connection took over.
 async fn finish(ctx: &Ctx, conn_id: u64) {
-    if !ctx.hub.unregister(&ctx.device.id, conn_id) {
+    if !ctx.hub.unregister(&ctx.device.id, conn_id) && !ctx.hub.is_closing() {
         return;
     }
     let id = ctx.device.id.clone();

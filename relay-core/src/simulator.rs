@@ -1,0 +1,136 @@
+//! A simulated phone: an SMS transport that "sends" by writing a sent-box line and then
+//! reports like a radio would. Used by `relay-device`, by the server's `--demo` mode, and by
+//! load tests — the rest of the agent (store, link, pacing) is the real one.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use relay_protocol::failure;
+use relay_protocol::frames::{DeliveryStatus, Permissions, SimInfo};
+use sha2::{Digest, Sha256};
+
+use crate::{DeviceHealth, HealthProbe, OutgoingSms, SmsTransport, StatusSink, TransportResult};
+
+/// What happens to each message the simulated phone sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Outcome {
+    Delivered,
+    Failed,
+    /// Delivered or failed, decided by a hash of the request id (the same on every run).
+    Mixed,
+}
+
+/// "Sends" by printing one line to stdout, then reports like a radio would, later and from
+/// another task.
+pub struct SimTransport {
+    outcome: Outcome,
+    latency: Duration,
+    sent_box: SentBox,
+    runtime: tokio::runtime::Handle,
+}
+
+/// Where the simulated phone writes its sent box.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SentBox {
+    /// One JSON object per message: `{"request_id","to","body"}`.
+    StdoutJson,
+    /// One human line per message: `sent req_… to +92…: text`.
+    StdoutText,
+}
+
+impl std::fmt::Debug for SimTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimTransport").field("outcome", &self.outcome).field("latency", &self.latency).finish()
+    }
+}
+
+impl SimTransport {
+    pub fn new(outcome: Outcome, latency: Duration, sent_box: SentBox, runtime: tokio::runtime::Handle) -> Self {
+        SimTransport { outcome, latency, sent_box, runtime }
+    }
+
+    fn print_sent(&self, sms: &OutgoingSms) {
+        let line = if self.sent_box == SentBox::StdoutJson {
+            serde_json::json!({"request_id": sms.request_id, "to": sms.to, "body": sms.body}).to_string()
+        } else {
+            // One message, one line: line breaks in the text are shown escaped.
+            let body = sms.body.replace('\\', "\\\\").replace('\n', "\\n").replace('\r', "\\r");
+            format!("sent {} to {}: {body}", sms.request_id, sms.to)
+        };
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+            tracing::error!(error = %e, request_id = %sms.request_id, "cannot write to stdout");
+        }
+    }
+
+    fn delivers(&self, request_id: &str) -> bool {
+        match self.outcome {
+            Outcome::Delivered => true,
+            Outcome::Failed => false,
+            Outcome::Mixed => Sha256::digest(request_id.as_bytes())[0] % 2 == 0,
+        }
+    }
+
+    /// Reports the rest of the message's life, starting after `already`.
+    fn report_later(&self, request_id: &str, already: Option<DeliveryStatus>, sink: Arc<StatusSink>) {
+        let delivers = self.delivers(request_id);
+        let latency = self.latency;
+        self.runtime.spawn(async move {
+            if !delivers {
+                tokio::time::sleep(latency).await;
+                sink.report(TransportResult::Failed {
+                    code: failure::GENERIC_FAILURE.to_owned(),
+                    reason: failure::reason(failure::GENERIC_FAILURE),
+                });
+                return;
+            }
+            if already.is_none() {
+                tokio::time::sleep(latency).await;
+                sink.report(TransportResult::Sent);
+            }
+            tokio::time::sleep(latency).await;
+            sink.report(TransportResult::Delivered);
+        });
+    }
+}
+
+impl SmsTransport for SimTransport {
+    fn send(&self, sms: OutgoingSms, sink: Arc<StatusSink>) {
+        self.print_sent(&sms);
+        self.report_later(&sms.request_id, None, sink);
+    }
+
+    /// The simulated radio prints as it hands over, so a message handed over before a restart
+    /// counts as transmitted: finish its story, print nothing.
+    fn recover(&self, sms: OutgoingSms, last_reported: Option<DeliveryStatus>, sink: Arc<StatusSink>) {
+        tracing::info!(request_id = %sms.request_id, ?last_reported, "resuming reports after a restart");
+        self.report_later(&sms.request_id, last_reported, sink);
+    }
+}
+
+pub fn simulated_sim() -> SimInfo {
+    SimInfo { slot: 0, subscription_id: Some(1), carrier: Some("Simulated".to_owned()), number: None }
+}
+
+/// A healthy phone on Wi-Fi, plugged in.
+#[derive(Debug)]
+pub struct SimHealth;
+
+impl HealthProbe for SimHealth {
+    fn snapshot(&self) -> DeviceHealth {
+        DeviceHealth {
+            battery_percent: Some(100),
+            charging: Some(true),
+            signal_level: Some(4),
+            network: Some("wifi".to_owned()),
+            sims: vec![simulated_sim()],
+            permissions: Permissions {
+                send_sms: true,
+                read_phone_state: true,
+                notifications: true,
+                battery_optimization_exempt: true,
+            },
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! `serve --demo`: a demo account and an in-process simulated phone, so a newcomer's first
+//! request reaches `delivered` within a second of starting the server.
+//!
+//! The phone is the real agent (relay-core: store, link, pacing) with a simulated transport
+//! that prints a sent-box line; it pairs with this very server over HTTP like any phone.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use relay_core::simulator::{Outcome, SentBox, SimHealth, SimTransport, simulated_sim};
+use relay_core::{ClientOptions, DeviceInfo, RelayClient, RelayHandle};
+use relay_protocol::pairing::PairingPayload;
+use serde_json::json;
+
+use crate::accounts::queries::{self as accounts, AccountError, CreateAccount};
+use crate::db::{Db, StoreError};
+use crate::devices::{pairing, queries as devices};
+use crate::keys::queries as keys;
+
+pub const DEMO_EMAIL: &str = "demo@relay.local";
+pub const DEMO_DEVICE: &str = "Relay Device 1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the demo phone could not start: {0}")]
+    Phone(#[from] relay_core::RelayError),
+}
+
+impl From<diesel::result::Error> for DemoError {
+    fn from(e: diesel::result::Error) -> Self {
+        DemoError::Store(e.into())
+    }
+}
+
+impl From<AccountError> for DemoError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Db(e) => e.into(),
+            other => DemoError::Store(StoreError::Unavailable(other.to_string())),
+        }
+    }
+}
+
+/// The demo's running phone; dropping it stops the phone.
+pub struct Demo {
+    _phone: Arc<RelayHandle>,
+}
+
+impl std::fmt::Debug for Demo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Demo")
+    }
+}
+
+/// Creates or reuses the demo account, gives it a fresh key, pairs (once) and starts the phone.
+pub async fn start(db: &Db, data_dir: &Path, public_url: &str, json: bool) -> Result<Demo, DemoError> {
+    let (account_id, key) = account_and_key(db).await?;
+    let phone_dir = data_dir.join("demo-phone");
+    let client = RelayClient::open(phone_dir.to_string_lossy().into_owned())?;
+    if !still_paired(db, &client).await? {
+        let payload = pairing_payload(db, &account_id, public_url).await?;
+        let device = DeviceInfo {
+            name: DEMO_DEVICE.to_owned(),
+            model: Some("simulated".to_owned()),
+            app_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+            sims: vec![simulated_sim()],
+        };
+        client.pair(payload, device).await?;
+    }
+    let sent_box = if json { SentBox::StdoutJson } else { SentBox::StdoutText };
+    let transport =
+        SimTransport::new(Outcome::Delivered, Duration::from_millis(100), sent_box, tokio::runtime::Handle::current());
+    let phone = client.start(Arc::new(transport), Some(Arc::new(SimHealth)), None, ClientOptions::default())?;
+    announce(public_url, &key, json);
+    Ok(Demo { _phone: phone })
+}
+
+async fn account_and_key(db: &Db) -> Result<(String, String), DemoError> {
+    db.run(|conn| -> Result<(String, String), DemoError> {
+        let existing = accounts::list(conn)?.into_iter().find(|a| a.email == DEMO_EMAIL);
+        match existing {
+            Some(account) => {
+                // The old key's secret is not stored anywhere: issue a new one each start.
+                let key = keys::create(conn, &account.id, "demo")?;
+                Ok((account.id, key.secret))
+            }
+            None => {
+                let req = CreateAccount { name: "Demo", email: DEMO_EMAIL, plan: "standard", days: 365 };
+                let (account, key) = accounts::create(conn, &req)?;
+                Ok((account.id, key.secret))
+            }
+        }
+    })
+    .await
+}
+
+/// Whether the phone's stored credentials still name a paired device of this database.
+async fn still_paired(db: &Db, client: &RelayClient) -> Result<bool, DemoError> {
+    let Some(creds) = client.credentials()? else { return Ok(false) };
+    let hash = crate::secrets::sha256_hex(&creds.device_token);
+    Ok(db.run(move |conn| devices::find_by_token(conn, &hash).map_err(StoreError::from)).await?.is_some())
+}
+
+async fn pairing_payload(db: &Db, account_id: &str, public_url: &str) -> Result<String, DemoError> {
+    let code = pairing::new_code();
+    let hash = pairing::code_hash(&code);
+    let account_id = account_id.to_owned();
+    db.run(move |conn| devices::create_pairing_code(conn, &account_id, &hash).map_err(StoreError::from)).await?;
+    Ok(PairingPayload { server_url: public_url.to_owned(), code, fingerprint: None }.to_uri())
+}
+
+fn announce(public_url: &str, key: &str, json: bool) {
+    let curl = format!(
+        "curl -s {public_url}/v1/messages -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n     -d '{{\"to\": \"+923001234567\", \"message\": \"Hello from Relay\"}}'"
+    );
+    if json {
+        println!("{}", json!({"event": "demo", "api_key": key, "device_name": DEMO_DEVICE, "curl": curl}));
+    } else {
+        println!(
+            "\nDemo mode: account {DEMO_EMAIL} with a simulated phone, \"{DEMO_DEVICE}\".\n\
+             API key (new each start): {key}\n\nSend your first message:\n  {curl}\n\n\
+             Then follow it: curl -s {public_url}/v1/messages/<request_id> -H 'Authorization: Bearer {key}'\n\
+             The simulated phone prints each message it sends below.\n"
+        );
+    }
+}

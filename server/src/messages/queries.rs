@@ -6,8 +6,8 @@ use diesel::dsl::{count_star, min};
 use diesel::prelude::*;
 
 use super::models::{Event, Message, Status};
-use crate::db::DbConnection;
 use crate::db::schema::{devices, message_events, messages};
+use crate::db::{DbConnection, write_transaction};
 use crate::ids::{IdKind, new_id};
 use crate::time;
 
@@ -102,7 +102,7 @@ pub fn list(conn: &mut DbConnection, account_id: &str, f: &ListFilter) -> QueryR
 
 /// Hands up to `limit` queued messages of the account to the device, most urgent first.
 pub fn claim(conn: &mut DbConnection, account_id: &str, device_id: &str, limit: i64) -> QueryResult<Vec<Message>> {
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         let now = time::now();
         let ids: Vec<String> = messages::table
             .filter(messages::account_id.eq(account_id))
@@ -185,7 +185,7 @@ pub fn apply_report(
     status: Status,
     failure: Option<(&str, &str)>,
 ) -> QueryResult<Applied> {
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         let now = time::now();
         let from: &[&str] = match status {
             Status::Sent => &["dispatched"],
@@ -238,7 +238,7 @@ pub fn apply_report(
 
 /// Puts back in the queue what the device was handed but never acknowledged.
 pub fn requeue_unacknowledged(conn: &mut DbConnection, device_id: &str, reason: &str) -> QueryResult<usize> {
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         let now = time::now();
         let ids: Vec<String> = diesel::update(messages::table)
             .filter(messages::device_id.eq(device_id))
@@ -268,7 +268,7 @@ pub enum Canceled {
 }
 
 pub fn cancel(conn: &mut DbConnection, account_id: &str, id: &str) -> QueryResult<Canceled> {
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         let now = time::now();
         let Some(m) = messages::table
             .find(id)
@@ -303,7 +303,7 @@ pub fn cancel(conn: &mut DbConnection, account_id: &str, id: &str) -> QueryResul
 /// Expires what outlived its TTL before a phone took it. Returns (id, device holding an
 /// unacknowledged copy) for each, so those phones can be told to drop it.
 pub fn expire_due(conn: &mut DbConnection) -> QueryResult<Vec<(String, Option<String>)>> {
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         let now = time::now();
         let due: Vec<(String, Option<String>)> = messages::table
             .filter(messages::expires_at.le(now))
@@ -339,7 +339,7 @@ pub fn expire_due(conn: &mut DbConnection) -> QueryResult<Vec<(String, Option<St
 /// no longer be reported, so it ends as failed with `device_unpaired`.
 pub fn settle_unpaired(conn: &mut DbConnection, device_id: &str) -> QueryResult<()> {
     requeue_unacknowledged(conn, device_id, "device unpaired")?;
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         let now = time::now();
         let code = relay_protocol::failure::DEVICE_UNPAIRED;
         let ids: Vec<String> = diesel::update(messages::table)

@@ -10,4 +10,5 @@ mod demo;
 mod errors;
 mod messages;
 mod openapi;
+mod phone;
 mod shutdown;

@@ -12,3 +12,4 @@ mod messages;
 mod openapi;
 mod phone;
 mod shutdown;
+mod tls;

@@ -94,14 +94,15 @@ async fn start(
         send(session, &frame).await?;
     }
     let (device_id, app_version) = (d.id.clone(), hello.app_version.clone());
-    let in_flight = ctx
+    let (in_flight, today) = ctx
         .db
-        .run(move |conn| -> Result<i64, StoreError> {
+        .run(move |conn| -> Result<(i64, i64), StoreError> {
             // Anything handed over that the phone does not hold never arrived: re-queue it.
             messages::requeue_unacknowledged(conn, &device_id, "not received by the device")?;
             devices::set_online(conn, &device_id, true, Some(&app_version))?;
             let held = devices::in_flight(conn, std::slice::from_ref(&device_id))?;
-            Ok(held.first().map(|(_, n)| *n).unwrap_or(0))
+            let today = messages::parts_dispatched_today(conn, &device_id)?;
+            Ok((held.first().map(|(_, n)| *n).unwrap_or(0), today))
         })
         .await?;
     let pacing = d.pacing();
@@ -110,7 +111,8 @@ async fn start(
         account_id: d.account_id.clone(),
         window: ctx.settings.window,
         usable: d.usable(),
-        pacer: Pacer::new(pacing.parts_per_minute, pacing.parts_per_day, 0),
+        // The daily cap survives reconnects: count what this device was handed today.
+        pacer: Pacer::new(pacing.parts_per_minute, pacing.parts_per_day, u32::try_from(today).unwrap_or(u32::MAX)),
         in_flight: u32::try_from(in_flight).unwrap_or(0),
     }))
 }

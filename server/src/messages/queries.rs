@@ -402,3 +402,14 @@ pub fn accounts_with_queued(conn: &mut DbConnection) -> QueryResult<Vec<String>>
         .distinct()
         .load(conn)
 }
+
+/// SMS parts handed to a device since midnight UTC: seeds its daily pacing after a reconnect.
+pub fn parts_dispatched_today(conn: &mut DbConnection, device_id: &str) -> QueryResult<i64> {
+    let midnight = time::now().date().and_hms_opt(0, 0, 0).unwrap_or_else(time::now);
+    let parts: Option<i64> = messages::table
+        .filter(messages::device_id.eq(device_id))
+        .filter(messages::dispatched_at.ge(midnight))
+        .select(diesel::dsl::sum(messages::segments))
+        .first(conn)?;
+    Ok(parts.unwrap_or(0))
+}

@@ -21,6 +21,7 @@ both_backends!(
     a_phone_killed_mid_stream_sends_every_message_exactly_once,
     a_server_killed_mid_stream_loses_nothing_and_sends_nothing_twice,
     a_connection_that_keeps_dropping_sends_every_message_exactly_once,
+    the_daily_cap_holds_across_reconnects,
 );
 
 /// Offline detection within seconds: three missed 2 s heartbeats.
@@ -432,4 +433,31 @@ fn a_connection_that_keeps_dropping_sends_every_message_exactly_once(backend: Ba
     assert_each_delivered_and_sent_once(&server, &key, &phone, &accepted);
     assert_eq!(phone.runs(), 1, "the phone's process lived through it all");
     eprintln!("{n} messages, {} connection cuts: {:?}", link.cuts(), started.elapsed());
+}
+
+fn the_daily_cap_holds_across_reconnects(backend: Backend) {
+    let db = TestDb::new(backend);
+    let a = create_account(&db, "cap@example.com", "standard");
+    let server = TestServer::start_with(&db, SERVE_ARGS);
+    let mut phone = TestDevice::pair(&server, &a.key, "Capped phone");
+    let pacing = json!({"pacing": {"parts_per_minute": 0, "parts_per_day": 3}}).to_string();
+    let path = format!("/v1/devices/{}", phone.device_id);
+    assert_eq!(server.send("PATCH", &path, Some(&a.key), Some(&pacing)).status, 200);
+    for i in 0..5 {
+        queue_message(&server, &a.key, json!({"to": "+923001234567", "message": format!("capped {i}")}));
+    }
+    phone.run(&["--latency-ms", "10"]);
+    let delivered = || server.get("/v1/queue", Some(&a.key)).json()["counts"]["delivered"].as_i64().unwrap_or(0);
+    poll(Duration::from_secs(20), "three messages delivered", || (delivered() == 3).then_some(()));
+    // A reconnect must not reset the day's count: nothing more goes out today.
+    phone.kill_hard();
+    phone.run(&["--latency-ms", "10"]);
+    poll(Duration::from_secs(20), "the phone back online", || {
+        (device(&server, &a.key, &phone.device_id)["state"] == "online").then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let q = server.get("/v1/queue", Some(&a.key)).json();
+    assert_eq!(q["counts"]["delivered"], 3, "{q}");
+    assert_eq!(q["counts"]["queued"], 2, "{q}");
+    assert_eq!(phone.sent().len(), 3);
 }

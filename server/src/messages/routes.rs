@@ -309,8 +309,12 @@ pub async fn get_message(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<web::Json<MessageView>, ApiError> {
-    let (account_id, id) = (caller.account.id, path.into_inner());
-    let view = state
+    Ok(web::Json(full_view(&state, caller.account.id, path.into_inner()).await?))
+}
+
+/// The account's message with its device name and timeline, or `not_found`.
+async fn full_view(state: &AppState, account_id: String, id: String) -> Result<MessageView, ApiError> {
+    state
         .db
         .run(move |conn| -> Result<Option<MessageView>, ApiError> {
             let Some((m, device_name)) = queries::get(conn, &account_id, &id)? else { return Ok(None) };
@@ -318,8 +322,7 @@ pub async fn get_message(
             Ok(Some(m.view(device_name, Some(events))))
         })
         .await?
-        .ok_or_else(|| ApiError::NotFound("This account has no message with that request id.".into()))?;
-    Ok(web::Json(view))
+        .ok_or_else(|| ApiError::NotFound("This account has no message with that request id.".into()))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -447,14 +450,5 @@ pub async fn cancel_message(
         }
         Canceled::Done(None) => {}
     }
-    let view = state
-        .db
-        .run(move |conn| -> Result<Option<MessageView>, ApiError> {
-            let Some((m, name)) = queries::get(conn, &account_id, &id)? else { return Ok(None) };
-            let events = queries::events(conn, &m.id)?;
-            Ok(Some(m.view(name, Some(events))))
-        })
-        .await?
-        .ok_or_else(|| ApiError::NotFound("This account has no message with that request id.".into()))?;
-    Ok(web::Json(view))
+    Ok(web::Json(full_view(&state, account_id, id).await?))
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::common::{Backend, TestDb, TestServer, cli, create_account, expire_account};
+use crate::common::{Backend, TestDb, TestServer, cli, create_account, expire_account, expire_pairing_codes};
 
 both_backends!(
     a_send_is_queued_with_normalised_number_and_text_figures,
@@ -234,6 +234,11 @@ fn pairing_codes_work_once(backend: Backend) {
     assert!(again.assert_error(401, "unauthorized").contains("already been used"));
     let wrong = server.send("POST", "/v1/device/pair", None, Some(r#"{"code": "AAAA-BBBB", "name": "x"}"#));
     assert!(wrong.assert_error(401, "unauthorized").contains("not valid"));
+    let late = server.send("POST", "/v1/devices/pairing", Some(&a.key), None).json();
+    expire_pairing_codes(&db);
+    let body = json!({"code": late["pairing_code"], "name": "Too late"});
+    let expired = server.send("POST", "/v1/device/pair", None, Some(&body.to_string()));
+    assert!(expired.assert_error(401, "unauthorized").contains("expired"));
     let devices = server.get("/v1/devices", Some(&a.key)).json();
     assert_eq!(devices["devices"][0]["name"], "Desk");
     assert_eq!(devices["devices"][0]["state"], "offline");

@@ -665,3 +665,13 @@ impl Drop for FlakyLink {
         self.cut();
     }
 }
+
+/// Moves every pairing code's expiry into the past, as ten minutes would.
+pub fn expire_pairing_codes(db: &TestDb) {
+    use diesel::prelude::*;
+    use relay_server::db::schema::pairing_codes;
+    let store = relay_server::db::Db::open(&db.url).unwrap();
+    let mut conn = store.conn().unwrap();
+    let past = chrono::Utc::now().naive_utc() - chrono::Duration::minutes(1);
+    diesel::update(pairing_codes::table).set(pairing_codes::expires_at.eq(past)).execute(&mut *conn).unwrap();
+}

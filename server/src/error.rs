@@ -29,8 +29,8 @@ pub enum ApiError {
     QueueBlocked(String),
     #[error("{0}")]
     InvalidDevice(String),
-    #[error("Too many requests for this API key; try again in {retry_after} s.")]
-    RateLimited { retry_after: u64, limit: u32, window_secs: u64 },
+    #[error("Too many requests {scope}; try again in {retry_after} s.")]
+    RateLimited { retry_after: u64, limit: u32, window_secs: u64, scope: &'static str },
     #[error("The request body is larger than the {limit} bytes this endpoint accepts.")]
     PayloadTooLarge { limit: usize },
     #[error("The service is temporarily unavailable; try again shortly.")]
@@ -132,7 +132,7 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed { allow, .. } => {
                 res.insert_header((header::ALLOW, allow.join(", ")));
             }
-            ApiError::RateLimited { retry_after, limit, window_secs } => {
+            ApiError::RateLimited { retry_after, limit, window_secs, .. } => {
                 // IETF draft "RateLimit header fields for HTTP": the policy and the current state.
                 res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
                 res.insert_header(("RateLimit-Policy", format!(r#""key";q={limit};w={window_secs}"#)));

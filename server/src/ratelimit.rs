@@ -52,7 +52,12 @@ impl RateLimits {
             Err(not_until) => {
                 let wait = not_until.wait_time_from(self.clock.now());
                 let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-                Err(ApiError::RateLimited { retry_after: retry_after.max(1), limit: limits.burst, window_secs: 1 })
+                Err(ApiError::RateLimited {
+                    retry_after: retry_after.max(1),
+                    limit: limits.burst,
+                    window_secs: 1,
+                    scope: "for this API key",
+                })
             }
         }
     }
@@ -92,7 +97,12 @@ impl PairLimits {
     pub fn check(&self, client: &str) -> Result<(), ApiError> {
         self.limiter.check_key(&client.to_owned()).map_err(|not_until| {
             let wait = not_until.wait_time_from(self.clock.now());
-            ApiError::RateLimited { retry_after: wait.as_secs().max(1), limit: 10, window_secs: 60 }
+            ApiError::RateLimited {
+                retry_after: wait.as_secs().max(1),
+                limit: 10,
+                window_secs: 60,
+                scope: "to pair devices from this address (10 a minute)",
+            }
         })
     }
 }

@@ -374,29 +374,16 @@ fn key(cmd: KeyCommand, db: &Db, json: bool) -> Result<(), CliError> {
 }
 
 fn pair(args: PairArgs, data_dir: &std::path::Path, db: &Db, json: bool) -> Result<(), CliError> {
-    use relay_protocol::pairing::PairingPayload;
     let mut conn = db.conn()?;
     accounts::get(&mut conn, &args.account)?;
-    let code = crate::devices::pairing::new_code();
-    let expires_at = crate::devices::queries::create_pairing_code(
-        &mut conn,
-        &args.account,
-        &crate::devices::pairing::code_hash(&code),
-    )?;
-    // A server running with --tls-self-signed keeps its certificate here: phones pin it.
-    let cert = data_dir.join("tls").join("cert.pem");
-    let key = data_dir.join("tls").join("key.pem");
-    let fingerprint = cert.exists().then(|| crate::tls::load(&cert, &key).ok()).flatten().map(|t| t.fingerprint);
-    let payload = PairingPayload {
-        server_url: args.public_url.trim_end_matches('/').to_owned(),
-        code: code.clone(),
-        fingerprint,
-    };
-    let uri = payload.to_uri();
-    let expires = crate::time::Timestamp(expires_at).rfc3339();
+    // A server running with --tls-self-signed keeps its certificate in the data folder: pin it.
+    let fingerprint = crate::tls::self_signed_fingerprint(data_dir);
+    let offer = crate::devices::pairing::create_offer(&mut conn, &args.account, &args.public_url, fingerprint)?;
+    let (code, uri) = (&offer.code, &offer.qr_payload);
+    let expires = crate::time::Timestamp(offer.expires_at).rfc3339();
     let value = json!({"ok": true, "pairing_code": code, "qr_payload": uri, "expires_at": expires});
     emit(json, &value, || {
-        let qr = crate::devices::qr::terminal(&uri).unwrap_or_default();
+        let qr = crate::devices::qr::terminal(uri).unwrap_or_default();
         format!("{qr}\nScan this with the Relay app, or type the code {code} (valid until {expires}).\nPayload: {uri}")
     });
     Ok(())

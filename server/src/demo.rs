@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use relay_core::simulator::{Outcome, SentBox, SimHealth, SimTransport, simulated_sim};
 use relay_core::{ClientOptions, DeviceInfo, RelayClient, RelayHandle};
-use relay_protocol::pairing::PairingPayload;
 use serde_json::json;
 
 use crate::accounts::queries::{self as accounts, AccountError, CreateAccount};
@@ -105,11 +104,10 @@ async fn still_paired(db: &Db, client: &RelayClient) -> Result<bool, DemoError> 
 }
 
 async fn pairing_payload(db: &Db, account_id: &str, public_url: &str) -> Result<String, DemoError> {
-    let code = pairing::new_code();
-    let hash = pairing::code_hash(&code);
-    let account_id = account_id.to_owned();
-    db.run(move |conn| devices::create_pairing_code(conn, &account_id, &hash).map_err(StoreError::from)).await?;
-    Ok(PairingPayload { server_url: public_url.to_owned(), code, fingerprint: None }.to_uri())
+    let (account_id, url) = (account_id.to_owned(), public_url.to_owned());
+    let offer =
+        db.run(move |conn| pairing::create_offer(conn, &account_id, &url, None).map_err(StoreError::from)).await?;
+    Ok(offer.qr_payload)
 }
 
 fn announce(public_url: &str, key: &str, json: bool) {

@@ -1,12 +1,11 @@
 //! The account's queue as a whole: its state, figures, and the pause switch.
 
 use actix_web::{get, post, web};
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::accounts::queries as accounts;
 use crate::auth::Caller;
-use crate::db::schema::accounts;
 use crate::devices::queries as devices;
 use crate::error::ApiError;
 use crate::http::json::ApiJson;
@@ -112,19 +111,9 @@ pub async fn pause(
     body: ApiJson<PauseRequest>,
 ) -> Result<web::Json<crate::http::OkResponse>, ApiError> {
     let reason = body.into_inner().reason.map(|r| r.trim().chars().take(200).collect::<String>());
+    let reason = reason.filter(|r| !r.is_empty()).unwrap_or_else(|| "paused".into());
     let id = caller.account.id;
-    state
-        .db
-        .run(move |conn| {
-            diesel::update(accounts::table.find(&id))
-                .set((
-                    accounts::queue_paused_at.eq(Some(time::now())),
-                    accounts::queue_pause_reason.eq(reason.filter(|r| !r.is_empty()).or(Some("paused".into()))),
-                ))
-                .execute(conn)
-                .map_err(ApiError::from)
-        })
-        .await?;
+    state.db.run(move |conn| accounts::set_queue_paused(conn, &id, Some(&reason)).map_err(ApiError::from)).await?;
     Ok(web::Json(crate::http::OkResponse { ok: true }))
 }
 
@@ -140,18 +129,7 @@ pub async fn resume(
     state: web::Data<AppState>,
 ) -> Result<web::Json<crate::http::OkResponse>, ApiError> {
     let id = caller.account.id;
-    state
-        .db
-        .run(move |conn| {
-            diesel::update(accounts::table.find(&id))
-                .set((
-                    accounts::queue_paused_at.eq(None::<chrono::NaiveDateTime>),
-                    accounts::queue_pause_reason.eq(None::<String>),
-                ))
-                .execute(conn)
-                .map_err(ApiError::from)
-        })
-        .await?;
+    state.db.run(move |conn| accounts::set_queue_paused(conn, &id, None).map_err(ApiError::from)).await?;
     state.hub.wake();
     Ok(web::Json(crate::http::OkResponse { ok: true }))
 }

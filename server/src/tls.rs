@@ -76,9 +76,7 @@ pub fn load(cert_pem: &Path, key_pem: &Path) -> Result<TlsSetup, TlsError> {
 /// Once generated the pair is reused as is, even if `hostnames` changes, because phones have
 /// pinned its fingerprint; delete `cert.pem` to get a new one.
 pub fn self_signed(data_dir: &Path, hostnames: &[String]) -> Result<TlsSetup, TlsError> {
-    let dir = data_dir.join("tls");
-    let cert_path = dir.join("cert.pem");
-    let key_path = dir.join("key.pem");
+    let (dir, cert_path, key_path) = self_signed_paths(data_dir);
     // cert.pem is written last, so its presence means the pair is complete.
     if !cert_path.exists() {
         generate(&dir, &cert_path, &key_path, hostnames)?;
@@ -86,6 +84,19 @@ pub fn self_signed(data_dir: &Path, hostnames: &[String]) -> Result<TlsSetup, Tl
         return Err(TlsError::KeyMissing { cert: cert_path, key: key_path });
     }
     load(&cert_path, &key_path)
+}
+
+/// The fingerprint of the self-signed certificate a server keeps in `data_dir`, if there is one
+/// (for `relay-server pair`, which runs beside the server).
+pub fn self_signed_fingerprint(data_dir: &Path) -> Option<String> {
+    let (_, cert_path, key_path) = self_signed_paths(data_dir);
+    cert_path.exists().then(|| load(&cert_path, &key_path).ok()).flatten().map(|t| t.fingerprint)
+}
+
+fn self_signed_paths(data_dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let dir = data_dir.join("tls");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    (dir, cert, key)
 }
 
 fn generate(dir: &Path, cert_path: &Path, key_path: &Path, hostnames: &[String]) -> Result<(), TlsError> {

@@ -104,3 +104,11 @@ pub fn update(conn: &mut DbConnection, id: &str, mut changes: AccountChanges) ->
     diesel::update(accounts::table.find(id)).set(&changes).execute(conn)?;
     get(conn, id)
 }
+
+/// Pauses the account's queue with a reason (`Some`), or resumes it (`None`).
+pub fn set_queue_paused(conn: &mut DbConnection, id: &str, reason: Option<&str>) -> QueryResult<usize> {
+    let paused_at = reason.is_some().then(time::now);
+    diesel::update(accounts::table.find(id))
+        .set((accounts::queue_paused_at.eq(paused_at), accounts::queue_pause_reason.eq(reason)))
+        .execute(conn)
+}

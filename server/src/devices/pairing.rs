@@ -3,7 +3,10 @@
 use chrono::NaiveDateTime;
 use relay_protocol::pairing::PairingPayload;
 
+use diesel::QueryResult;
+
 use super::queries;
+use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::secrets;
 use crate::state::AppState;
@@ -17,7 +20,7 @@ pub struct Offer {
 }
 
 /// `XXXX-XXXX` in readable base32: 40 bits, far beyond guessing within the rate limit.
-pub fn new_code() -> String {
+fn new_code() -> String {
     let raw = secrets::random_readable(8);
     format!("{}-{}", &raw[..4], &raw[4..])
 }
@@ -29,20 +32,26 @@ pub fn code_hash(typed: &str) -> String {
     secrets::sha256_hex(&canonical)
 }
 
-pub async fn offer(state: &AppState, account_id: &str) -> Result<Offer, ApiError> {
+/// Stores a new code for the account and builds the QR payload that carries it. The one place
+/// an offer is made: the API route, `relay-server pair` and the demo all come here.
+pub fn create_offer(
+    conn: &mut DbConnection,
+    account_id: &str,
+    server_url: &str,
+    fingerprint: Option<String>,
+) -> QueryResult<Offer> {
     let code = new_code();
-    let hash = code_hash(&code);
-    let account_id = account_id.to_owned();
-    let expires_at = state
-        .db
-        .run(move |conn| queries::create_pairing_code(conn, &account_id, &hash).map_err(ApiError::from))
-        .await?;
-    let payload = PairingPayload {
-        server_url: state.public_url.to_string(),
-        code: code.clone(),
-        fingerprint: state.tls_fingerprint.as_deref().map(str::to_owned),
-    };
+    let expires_at = queries::create_pairing_code(conn, account_id, &code_hash(&code))?;
+    let payload =
+        PairingPayload { server_url: server_url.trim_end_matches('/').to_owned(), code: code.clone(), fingerprint };
     Ok(Offer { code, qr_payload: payload.to_uri(), expires_at })
+}
+
+pub async fn offer(state: &AppState, account_id: &str) -> Result<Offer, ApiError> {
+    let account_id = account_id.to_owned();
+    let server_url = state.public_url.to_string();
+    let fingerprint = state.tls_fingerprint.as_deref().map(str::to_owned);
+    state.db.run(move |conn| create_offer(conn, &account_id, &server_url, fingerprint).map_err(ApiError::from)).await
 }
 
 #[cfg(test)]

@@ -4,15 +4,24 @@
 //! from the key's rate limit. [`Sender`] additionally requires a current subscription; every
 //! traffic endpoint (sending, OTP, bulk) takes a `Sender`, so an expired account gets
 //! `subscription_expired` there while `/v1/account` still shows it its expiry.
+//!
+//! [`SendCaller`] is the hot path's `Sender`: it checks the key against a short-lived memory
+//! copy, so a send needs no database read before it reaches the group-commit writer, and the
+//! writer confirms the key with [`recheck`] inside the very transaction that stores the
+//! message. A key revoked or an account suspended a moment ago is refused all the same.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 
 use crate::accounts::{Account, AccountStatus};
+use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::keys::{queries, secret};
 use crate::state::AppState;
@@ -47,17 +56,23 @@ fn presented_key(req: &HttpRequest) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::Unauthorized(MISSING.to_owned()))
 }
 
-async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::Internal { detail: "application state missing".into() })?
-        .clone();
-    let key = presented_key(&req)?;
+fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::Internal { detail: "application state missing".into() })
+}
+
+/// The SHA-256 of the presented key: what the database stores.
+fn presented_hash(req: &HttpRequest) -> Result<String, ApiError> {
+    let key = presented_key(req)?;
     if !secret::looks_like_key(&key) {
         return Err(ApiError::Unauthorized(INVALID.to_owned()));
     }
-    let hash = secret::hash(&key);
-    let found = state.db.run(move |conn| queries::find_live_by_hash(conn, &hash).map_err(ApiError::from)).await?;
+    Ok(secret::hash(&key))
+}
+
+/// A found key must exist and belong to an account that is not suspended.
+fn admit(found: Option<(crate::keys::models::ApiKey, Account)>) -> Result<Caller, ApiError> {
     let Some((key, account)) = found else {
         return Err(ApiError::Unauthorized(INVALID.to_owned()));
     };
@@ -66,9 +81,100 @@ async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
             "This account is suspended; its API keys are disabled until the operator resumes it.".to_owned(),
         ));
     }
-    state.limits.check(&account.plan, &key.id)?;
-    state.last_used.touch(&key.id, time::now());
     Ok(Caller { account, key_id: key.id })
+}
+
+fn require_subscription(caller: Caller) -> Result<Sender, ApiError> {
+    if !caller.account.subscription_active() {
+        return Err(ApiError::SubscriptionExpired { expires_at: Timestamp(caller.account.expires_at).rfc3339() });
+    }
+    Ok(Sender(caller))
+}
+
+/// Takes a rate-limit token and notes the key's use.
+fn count_use(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
+    state.limits.check(&caller.account.plan, &caller.key_id)?;
+    state.last_used.touch(&caller.key_id, time::now());
+    Ok(())
+}
+
+async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
+    let state = app_state(&req)?;
+    let hash = presented_hash(&req)?;
+    let found = state.db.run(move |conn| queries::find_live_by_hash(conn, &hash).map_err(ApiError::from)).await?;
+    let caller = admit(found)?;
+    count_use(&state, &caller)?;
+    Ok(caller)
+}
+
+/// Inside a write transaction: the key is still live, its account active and paid up.
+/// Returns the account as it is now.
+pub fn recheck(conn: &mut DbConnection, key_hash: &str) -> Result<Account, ApiError> {
+    let caller = admit(queries::find_live_by_hash(conn, key_hash)?)?;
+    Ok(require_subscription(caller)?.0.account)
+}
+
+/// A sender as recently seen, and the key hash the writer re-checks.
+#[derive(Debug, Clone)]
+pub struct SendCaller {
+    pub caller: Caller,
+    pub key_hash: String,
+}
+
+/// Recently seen keys, so a send reads nothing before the writer. Only ever a first check:
+/// the authoritative one is [`recheck`].
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    seen: Mutex<HashMap<String, (Instant, Caller)>>,
+}
+
+/// How long a remembered key's account (plan, default region) may be used for a send.
+const KEY_CACHE_TTL: Duration = Duration::from_secs(10);
+/// Past this many remembered keys, start afresh: bounds memory whatever callers present.
+const KEY_CACHE_MAX: usize = 10_000;
+
+impl KeyCache {
+    fn get(&self, hash: &str) -> Option<Caller> {
+        let seen = self.seen.lock().ok()?;
+        seen.get(hash).filter(|(at, _)| at.elapsed() < KEY_CACHE_TTL).map(|(_, c)| c.clone())
+    }
+
+    fn put(&self, hash: String, caller: Caller) {
+        if let Ok(mut seen) = self.seen.lock() {
+            if seen.len() >= KEY_CACHE_MAX {
+                seen.clear();
+            }
+            seen.insert(hash, (Instant::now(), caller));
+        }
+    }
+}
+
+async fn authenticate_send(req: HttpRequest) -> Result<SendCaller, ApiError> {
+    let state = app_state(&req)?;
+    let key_hash = presented_hash(&req)?;
+    let caller = match state.key_cache.get(&key_hash) {
+        Some(caller) => caller,
+        None => {
+            let hash = key_hash.clone();
+            let found =
+                state.db.run(move |conn| queries::find_live_by_hash(conn, &hash).map_err(ApiError::from)).await?;
+            let caller = admit(found)?;
+            state.key_cache.put(key_hash.clone(), caller.clone());
+            caller
+        }
+    };
+    let caller = require_subscription(caller)?.0;
+    count_use(&state, &caller)?;
+    Ok(SendCaller { caller, key_hash })
+}
+
+impl FromRequest for SendCaller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        Box::pin(authenticate_send(req.clone()))
+    }
 }
 
 impl FromRequest for Caller {
@@ -86,14 +192,6 @@ impl FromRequest for Sender {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move {
-            let caller = authenticate(req).await?;
-            if !caller.account.subscription_active() {
-                return Err(ApiError::SubscriptionExpired {
-                    expires_at: Timestamp(caller.account.expires_at).rfc3339(),
-                });
-            }
-            Ok(Sender(caller))
-        })
+        Box::pin(async move { require_subscription(authenticate(req).await?) })
     }
 }

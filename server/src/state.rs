@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::auth::KeyCache;
 use crate::db::Db;
 use crate::keys::last_used::LastUsed;
 use crate::link::{Hub, LinkSettings};
@@ -13,6 +14,7 @@ pub struct AppState {
     pub limits: Arc<RateLimits>,
     pub pair_limits: Arc<PairLimits>,
     pub last_used: Arc<LastUsed>,
+    pub key_cache: Arc<KeyCache>,
     pub hub: Arc<Hub>,
     pub settings: LinkSettings,
     /// The base URL the world reaches this server at, e.g. `https://sms.example.com`.
@@ -28,6 +30,7 @@ impl AppState {
             limits: Arc::new(RateLimits::default()),
             pair_limits: Arc::new(PairLimits::default()),
             last_used: Arc::new(LastUsed::default()),
+            key_cache: Arc::new(KeyCache::default()),
             hub: Arc::new(Hub::default()),
             settings: LinkSettings::default(),
             public_url: public_url.trim_end_matches('/').into(),

@@ -4,6 +4,7 @@
 //! a blocking thread, runs a closure and gives it back.
 
 pub mod schema;
+pub mod writer;
 
 use std::path::Path;
 use std::time::Duration;
@@ -14,6 +15,8 @@ use diesel::r2d2::{CustomizeConnection, ManageConnection, Pool, PooledConnection
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, ConnectionError, QueryResult};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use writer::Writer;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -63,10 +66,16 @@ impl From<diesel::r2d2::PoolError> for StoreError {
 
 /// Opens connections of the one backend the URL names. (The derived `establish` tries each
 /// backend in turn and would hide PostgreSQL's real error behind SQLite's.)
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Manager {
     url: String,
     backend: Backend,
+}
+
+impl Manager {
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
 }
 
 impl ManageConnection for Manager {
@@ -97,17 +106,21 @@ struct SqlitePragmas;
 
 impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
-        if let DbConnection::Sqlite(c) = conn {
-            // busy_timeout first: it must already hold while the others take their locks.
-            c.batch_execute(
-                "PRAGMA busy_timeout = 10000;
-                 PRAGMA synchronous = NORMAL;
-                 PRAGMA foreign_keys = ON;",
-            )
-            .map_err(diesel::r2d2::Error::QueryError)?;
-        }
-        Ok(())
+        apply_sqlite_pragmas(conn).map_err(diesel::r2d2::Error::QueryError)
     }
+}
+
+/// Every SQLite connection's settings. busy_timeout first: it must already hold while the
+/// others take their locks.
+fn apply_sqlite_pragmas(conn: &mut DbConnection) -> QueryResult<()> {
+    if let DbConnection::Sqlite(c) = conn {
+        c.batch_execute(
+            "PRAGMA busy_timeout = 10000;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA foreign_keys = ON;",
+        )?;
+    }
+    Ok(())
 }
 
 /// The shared handle to the database.
@@ -115,6 +128,7 @@ impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SqlitePragmas {
 pub struct Db {
     pool: DbPool,
     backend: Backend,
+    writer: Writer,
 }
 
 impl std::fmt::Debug for Db {
@@ -140,11 +154,15 @@ impl Db {
                 Backend::Postgres => 16,
             })
             .connection_timeout(Duration::from_secs(5))
+            // A broken connection is caught by `has_broken`; a ping on every checkout costs
+            // a query per request for nothing.
+            .test_on_check_out(false)
             .connection_customizer(Box::new(SqlitePragmas))
-            .build(Manager { url, backend })?;
-        let db = Db { pool, backend };
-        db.migrate()?;
-        Ok(db)
+            .build(Manager { url: url.clone(), backend })?;
+        // Migrate before the writer opens its connection, so it never sees an old schema.
+        migrate(&pool)?;
+        let writer = Writer::start(Manager { url, backend })?;
+        Ok(Db { pool, backend, writer })
     }
 
     pub fn backend(&self) -> Backend {
@@ -155,13 +173,15 @@ impl Db {
         Ok(self.pool.get()?)
     }
 
-    fn migrate(&self) -> Result<(), StoreError> {
-        let mut conn = self.conn()?;
-        let result = match &mut *conn {
-            DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
-            DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
-        };
-        result.map_err(|e| StoreError::Migration(e.to_string()))
+    /// Runs `f` in the group-commit writer's next transaction (see [`writer`]): for the
+    /// hot writes (sends, phone reports, dispatch). Answers once the transaction committed.
+    pub fn write<T, E, F>(&self, f: F) -> impl std::future::Future<Output = Result<T, E>> + Send + 'static
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + From<diesel::result::Error> + Send + 'static,
+    {
+        self.writer.submit(f)
     }
 
     /// Runs `f` with a pooled connection on a blocking thread.
@@ -182,6 +202,15 @@ impl Db {
             Err(e) => Err(StoreError::Unavailable(format!("storage task stopped: {e}")).into()),
         }
     }
+}
+
+fn migrate(pool: &DbPool) -> Result<(), StoreError> {
+    let mut conn = pool.get()?;
+    let result = match &mut *conn {
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+        DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+    };
+    result.map_err(|e| StoreError::Migration(e.to_string()))
 }
 
 /// WAL lets readers run beside the one writer. The mode is stored in the file, so it is set

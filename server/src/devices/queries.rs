@@ -201,7 +201,11 @@ pub fn store_heartbeat(conn: &mut DbConnection, id: &str, heartbeat_json: &str, 
 /// stops receiving work. Returns true when this call degraded it.
 pub fn record_outcome(conn: &mut DbConnection, id: &str, failed: bool, threshold: i32) -> QueryResult<bool> {
     if !failed {
-        diesel::update(devices::table.find(id)).set(devices::consecutive_failures.eq(0)).execute(conn)?;
+        // Filtered: a success after a success (the usual case) writes nothing.
+        diesel::update(devices::table.find(id))
+            .filter(devices::consecutive_failures.ne(0))
+            .set(devices::consecutive_failures.eq(0))
+            .execute(conn)?;
         return Ok(false);
     }
     diesel::update(devices::table.find(id))

@@ -40,13 +40,21 @@ pub async fn run(hub: Arc<Hub>, db: Db) {
 
 /// One pass over the devices that have room. Returns how many messages were handed out.
 async fn round(hub: &Hub, db: &Db) -> Result<usize, StoreError> {
+    // Every device's claim goes to the writer at once: they commit together.
+    let claims: Vec<_> = hub
+        .candidates()
+        .into_iter()
+        .map(|c| {
+            let limit = i64::from(c.room.min(CLAIM_BATCH));
+            let (account_id, device_id) = (c.account_id.clone(), c.device_id.clone());
+            let claimed =
+                db.write(move |conn| queries::claim(conn, &account_id, &device_id, limit).map_err(StoreError::from));
+            (c, claimed)
+        })
+        .collect();
     let mut handed = 0;
-    for c in hub.candidates() {
-        let limit = i64::from(c.room.min(CLAIM_BATCH));
-        let (account_id, device_id) = (c.account_id.clone(), c.device_id.clone());
-        let claimed =
-            db.run(move |conn| queries::claim(conn, &account_id, &device_id, limit).map_err(StoreError::from)).await?;
-        for m in claimed {
+    for (c, claimed) in claims {
+        for m in claimed.await? {
             let parts = u32::try_from(m.segments).unwrap_or(1);
             if hub.send(&c.device_id, ServerFrame::Send(send_frame(&m))) {
                 hub.handed(&c.device_id, parts);
@@ -72,7 +80,7 @@ fn send_frame(m: &Message) -> SendMessage {
 }
 
 async fn expire(hub: &Hub, db: &Db) {
-    let due = db.run(|conn| queries::expire_due(conn).map_err(StoreError::from)).await;
+    let due = db.write(|conn| queries::expire_due(conn).map_err(StoreError::from)).await;
     match due {
         Ok(due) => {
             for (id, device) in due {

@@ -1,9 +1,13 @@
 //! One phone's connection: the protocol of `docs/PROTOCOL.md`, frame by frame.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Session};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use relay_protocol::frames::{DeliveryStatus, DeviceFrame, Hello, ServerFrame, StatusReport, Welcome, negotiate};
 
 use super::pacing::Pacer;
@@ -90,13 +94,13 @@ async fn start(
     )
     .await?;
     for id in &hello.unconfirmed {
-        let frame = accept(ctx, id).await?;
+        let frame = accept(ctx, id.clone()).await?;
         send(session, &frame).await?;
     }
     let (device_id, app_version) = (d.id.clone(), hello.app_version.clone());
     let (in_flight, today) = ctx
         .db
-        .run(move |conn| -> Result<(i64, i64), StoreError> {
+        .write(move |conn| -> Result<(i64, i64), StoreError> {
             // Anything handed over that the phone does not hold never arrived: re-queue it.
             messages::requeue_unacknowledged(conn, &device_id, "not received by the device")?;
             devices::set_online(conn, &device_id, true, Some(&app_version))?;
@@ -117,6 +121,9 @@ async fn start(
     }))
 }
 
+/// A frame's answer, computed by the writer while the session goes on reading.
+type Pending = Pin<Box<dyn Future<Output = Result<Option<ServerFrame>, SessionError>> + Send>>;
+
 async fn serve(
     ctx: &Ctx,
     session: &mut Session,
@@ -126,11 +133,20 @@ async fn serve(
     let allowed_silence = ctx.settings.heartbeat_interval * 3;
     let mut last_heard = Instant::now();
     let mut check = tokio::time::interval(ctx.settings.heartbeat_interval.min(Duration::from_secs(5)));
+    // Frames are not answered one at a time: each is handed to the group-commit writer at
+    // once (in arrival order) and answered when its transaction commits, so a phone reporting
+    // quickly gets many reports stored per commit instead of one per round trip.
+    let mut pending: FuturesUnordered<Pending> = FuturesUnordered::new();
     loop {
         tokio::select! {
             frame = next_frame(session, stream) => {
                 last_heard = Instant::now();
-                handle(ctx, session, frame?).await?;
+                pending.push(handle(ctx, frame?)?);
+            }
+            Some(done) = pending.next(), if !pending.is_empty() => {
+                if let Some(answer) = done? {
+                    send(session, &answer).await?;
+                }
             }
             out = rx.recv() => match out {
                 Some(frame) => send(session, &frame).await?,
@@ -144,39 +160,49 @@ async fn serve(
     }
 }
 
-async fn handle(ctx: &Ctx, session: &mut Session, frame: DeviceFrame) -> Result<(), SessionError> {
+/// Starts the work a frame asks for; the returned future yields the answer to send, if any.
+fn handle(ctx: &Ctx, frame: DeviceFrame) -> Result<Pending, SessionError> {
     match frame {
         DeviceFrame::Hello(_) => Err(SessionError::Protocol("hello may only come first".into())),
         DeviceFrame::Heartbeat(hb) => {
             let id = ctx.device.id.clone();
             let json = serde_json::to_string(&hb).unwrap_or_default();
             let sims = serde_json::to_string(&hb.sims).unwrap_or_else(|_| "[]".into());
-            ctx.db.run(move |conn| devices::store_heartbeat(conn, &id, &json, &sims).map_err(StoreError::from)).await?;
-            Ok(())
+            let stored =
+                ctx.db.write(move |conn| devices::store_heartbeat(conn, &id, &json, &sims).map_err(StoreError::from));
+            Ok(Box::pin(async move {
+                stored.await?;
+                Ok(None)
+            }))
         }
         DeviceFrame::Accepted { request_id } => {
-            let frame = accept(ctx, &request_id).await?;
-            send(session, &frame).await
+            let answer = accept(ctx, request_id);
+            Ok(Box::pin(async move { Ok(Some(answer.await?)) }))
         }
         DeviceFrame::Status(report) => {
-            let ack = report_status(ctx, report).await?;
-            send(session, &ack).await
+            let answer = report_status(ctx, report);
+            Ok(Box::pin(async move { Ok(Some(answer.await?)) }))
         }
     }
 }
 
 /// `confirm` if the message is still this phone's, else `revoke`.
-async fn accept(ctx: &Ctx, request_id: &str) -> Result<ServerFrame, SessionError> {
-    let (device_id, id) = (ctx.device.id.clone(), request_id.to_owned());
-    let mine = ctx.db.run(move |conn| messages::acknowledge(conn, &device_id, &id).map_err(StoreError::from)).await?;
-    Ok(if mine {
-        ServerFrame::Confirm { request_id: request_id.to_owned() }
-    } else {
-        ServerFrame::Revoke { request_id: request_id.to_owned(), reason: "reassigned".into() }
-    })
+fn accept(ctx: &Ctx, request_id: String) -> impl Future<Output = Result<ServerFrame, SessionError>> + Send + 'static {
+    let (device_id, id) = (ctx.device.id.clone(), request_id.clone());
+    let mine = ctx.db.write(move |conn| messages::acknowledge(conn, &device_id, &id).map_err(StoreError::from));
+    async move {
+        Ok(if mine.await? {
+            ServerFrame::Confirm { request_id }
+        } else {
+            ServerFrame::Revoke { request_id, reason: "reassigned".into() }
+        })
+    }
 }
 
-async fn report_status(ctx: &Ctx, report: StatusReport) -> Result<ServerFrame, SessionError> {
+fn report_status(
+    ctx: &Ctx,
+    report: StatusReport,
+) -> impl Future<Output = Result<ServerFrame, SessionError>> + Send + 'static {
     let status = match report.status {
         DeliveryStatus::Sent => Status::Sent,
         DeliveryStatus::Delivered => Status::Delivered,
@@ -184,31 +210,30 @@ async fn report_status(ctx: &Ctx, report: StatusReport) -> Result<ServerFrame, S
     };
     let failure = report.failure.clone();
     let (device_id, id, threshold) = (ctx.device.id.clone(), report.request_id.clone(), ctx.settings.degrade_after);
-    let (applied, degraded) = ctx
-        .db
-        .run(move |conn| -> Result<(Applied, bool), StoreError> {
-            let failure = failure.as_ref().map(|f| (f.code.as_str(), f.reason.as_str()));
-            let applied = messages::apply_report(conn, &device_id, &id, status, failure)?;
-            let degraded = match applied {
-                Applied::Changed { to: Status::Failed, .. } => {
-                    devices::record_outcome(conn, &device_id, true, threshold)?
-                }
-                Applied::Changed { to: Status::Sent, .. } => {
-                    devices::record_outcome(conn, &device_id, false, threshold)?
-                }
-                _ => false,
-            };
-            Ok((applied, degraded))
-        })
-        .await?;
-    if let Applied::Changed { from_dispatched: true, .. } = applied {
-        ctx.hub.finished(&ctx.device.id);
+    let applied = ctx.db.write(move |conn| -> Result<(Applied, bool), StoreError> {
+        let failure = failure.as_ref().map(|f| (f.code.as_str(), f.reason.as_str()));
+        let applied = messages::apply_report(conn, &device_id, &id, status, failure)?;
+        // In the same transaction as the report: a failure streak and the device's
+        // degradation are never recorded apart.
+        let degraded = match applied {
+            Applied::Changed { to: Status::Failed, .. } => devices::record_outcome(conn, &device_id, true, threshold)?,
+            Applied::Changed { to: Status::Sent, .. } => devices::record_outcome(conn, &device_id, false, threshold)?,
+            _ => false,
+        };
+        Ok((applied, degraded))
+    });
+    let (hub, device_id) = (ctx.hub.clone(), ctx.device.id.clone());
+    async move {
+        let (applied, degraded) = applied.await?;
+        if let Applied::Changed { from_dispatched: true, .. } = applied {
+            hub.finished(&device_id);
+        }
+        if degraded {
+            tracing::warn!(%device_id, "device degraded: its last sends all failed");
+            hub.set_usable(&device_id, false);
+        }
+        Ok(ServerFrame::StatusAck { request_id: report.request_id, status: report.status })
     }
-    if degraded {
-        tracing::warn!(device_id = %ctx.device.id, "device degraded: its last sends all failed");
-        ctx.hub.set_usable(&ctx.device.id, false);
-    }
-    Ok(ServerFrame::StatusAck { request_id: report.request_id, status: report.status })
 }
 
 /// Goes offline and re-queues unacknowledged work, unless a newer connection took over.
@@ -219,7 +244,7 @@ async fn finish(ctx: &Ctx, conn_id: u64) {
     let id = ctx.device.id.clone();
     let result = ctx
         .db
-        .run(move |conn| -> Result<usize, StoreError> {
+        .write(move |conn| -> Result<usize, StoreError> {
             devices::set_online(conn, &id, false, None)?;
             Ok(messages::requeue_unacknowledged(conn, &id, "device disconnected")?)
         })

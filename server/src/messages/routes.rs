@@ -6,7 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::models::{Lane, Message, MessageView, Status};
 use super::queries::{self, Canceled, ListFilter};
 use super::text::{self, Encoding};
-use crate::auth::{Caller, Sender};
+use crate::auth::{self, Caller, SendCaller};
 use crate::db::schema::idempotency_keys;
 use crate::db::{DbConnection, is_unique_violation};
 use crate::devices::queries as devices;
@@ -219,17 +219,21 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
 #[post("/v1/messages")]
 pub async fn send_message(
     req: HttpRequest,
-    sender: Sender,
+    sender: SendCaller,
     state: web::Data<AppState>,
     body: ApiJson<SendRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let account = sender.0.account;
     let request = body.into_inner();
     let idem = idempotency_key(&req)?;
     let body_hash = secrets::sha256_hex(&serde_json::to_string(&request).unwrap_or_default());
+    // Parsing and validating happen here, on the request's own thread; the writer only writes.
+    let message = build(&sender.caller.account, &request)?;
+    let key_hash = sender.key_hash;
     let outcome = state
         .db
-        .run(move |conn| -> Result<Result<QueuedResponse, Recorded>, ApiError> {
+        .write(move |conn| -> Result<Result<QueuedResponse, Recorded>, ApiError> {
+            // The key and account as they are now: revocation and suspension hold at once.
+            let account = auth::recheck(conn, &key_hash)?;
             if let Some(key) = &idem
                 && let Some(r) = recorded(conn, &account.id, key, &body_hash)?
             {
@@ -240,7 +244,6 @@ pub async fn send_message(
                 check_device(conn, &account, device_id)?;
             }
             check_queue_open(conn, &account)?;
-            let message = build(&account, &request)?;
             let response = QueuedResponse {
                 ok: true,
                 request_id: message.id.clone(),
@@ -253,7 +256,7 @@ pub async fn send_message(
             let stored = store(conn, &message, idem.as_deref(), &body_hash, &response);
             match stored {
                 Ok(()) => Ok(Ok(response)),
-                // Two requests with one key at the same moment: the other one won; answer as it did.
+                // Another server instance stored the same key a moment ago: answer as it did.
                 Err(e) if is_unique_violation(&e) && idem.is_some() => {
                     let key = idem.as_deref().unwrap_or_default();
                     Ok(Err(recorded(conn, &account.id, key, &body_hash)?.unwrap_or(Recorded::Clash)))

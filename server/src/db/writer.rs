@@ -1,0 +1,155 @@
+//! Group commit: one thread owns one connection and runs every hot write, many per transaction.
+//!
+//! SQLite has a single writer; handlers that each open their own write transaction queue up on
+//! its lock and pay a commit (and a thread hop) apiece. Here, whatever writes arrive while the
+//! previous transaction commits are run together in the next one. Each job runs in its own
+//! savepoint, so one job's error undoes only that job, and its caller hears back only after
+//! the transaction committed: a 202 still means "stored". PostgreSQL gains the same way (one
+//! commit, one WAL flush, per batch).
+
+use std::future::Future;
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::{Connection, QueryResult};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{DbConnection, Manager, StoreError};
+
+/// Most jobs in one transaction: bounds how long one commit holds the others back.
+const MAX_BATCH: usize = 512;
+
+/// What a job leaves to do once the transaction's fate is known: answer its caller.
+type Finish = Box<dyn FnOnce(Option<&StoreError>) + Send>;
+type Job = Box<dyn FnOnce(&mut DbConnection) -> Finish + Send>;
+
+/// The handle handlers submit writes through.
+#[derive(Clone)]
+pub struct Writer {
+    // Unbounded on purpose: submitting is then immediate, so jobs run in the order they were
+    // submitted, and every submitter is already bounded (a request waits for its one write;
+    // a phone has at most its window of messages in flight).
+    tx: mpsc::UnboundedSender<Job>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").finish_non_exhaustive()
+    }
+}
+
+impl Writer {
+    /// Starts the writer thread with its own connection (not one of the pool's).
+    pub(super) fn start(manager: Manager) -> Result<Self, StoreError> {
+        let conn = open(&manager)?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        std::thread::Builder::new()
+            .name("relay-db-writer".into())
+            .spawn(move || run(manager, conn, rx))
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the database writer: {e}")))?;
+        Ok(Writer { tx })
+    }
+
+    /// Queues `f` for the next group transaction at once; the future answers after that
+    /// transaction committed.
+    pub fn submit<T, E, F>(&self, f: F) -> impl Future<Output = Result<T, E>> + Send + 'static
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + From<diesel::result::Error> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel::<Result<T, E>>();
+        let job: Job = Box::new(move |conn| {
+            // A nested transaction is a savepoint: this job's failure undoes only its own writes.
+            let result = conn.transaction(f);
+            Box::new(move |committed: Option<&StoreError>| {
+                let result = match committed {
+                    Some(e) => Err(E::from(StoreError::Unavailable(e.to_string()))),
+                    None => result,
+                };
+                let _ = reply.send(result);
+            })
+        });
+        let queued = self.tx.send(job).is_ok();
+        async move {
+            if !queued {
+                return Err(E::from(stopped()));
+            }
+            // Dropped unanswered: the batch could not even begin (the error is in the log).
+            answer.await.map_err(|_| E::from(stopped()))?
+        }
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Unavailable("the database writer could not run this write".into())
+}
+
+fn open(manager: &Manager) -> Result<DbConnection, StoreError> {
+    let mut conn =
+        diesel::r2d2::ManageConnection::connect(manager).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    super::apply_sqlite_pragmas(&mut conn)?;
+    Ok(conn)
+}
+
+fn run(manager: Manager, mut conn: DbConnection, mut rx: mpsc::UnboundedReceiver<Job>) {
+    let mut jobs: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        jobs.push(first);
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = batch(&mut conn, &mut jobs) {
+            tracing::warn!(error = %e, "a group transaction failed");
+        }
+        jobs.clear();
+        if diesel::r2d2::R2D2Connection::is_broken(&mut conn) {
+            conn = reconnect(&manager);
+        }
+    }
+}
+
+/// Runs the jobs in one transaction and answers each. Jobs that were not run are dropped,
+/// which answers their callers with an error.
+fn batch(conn: &mut DbConnection, jobs: &mut Vec<Job>) -> Result<(), StoreError> {
+    begin(conn)?;
+    let finishes: Vec<Finish> = jobs.drain(..).map(|job| job(conn)).collect();
+    let committed = <DbConnection as Connection>::TransactionManager::commit_transaction(conn);
+    let failure = match committed {
+        Ok(()) => None,
+        Err(e) => {
+            let _ = <DbConnection as Connection>::TransactionManager::rollback_transaction(conn);
+            Some(StoreError::from(e))
+        }
+    };
+    for finish in finishes {
+        finish(failure.as_ref());
+    }
+    failure.map_or(Ok(()), Err)
+}
+
+fn begin(conn: &mut DbConnection) -> QueryResult<()> {
+    match conn {
+        // IMMEDIATE: take the write lock now rather than fail on it halfway through the batch.
+        DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"),
+        DbConnection::Postgres(_) => <DbConnection as Connection>::TransactionManager::begin_transaction(conn),
+    }
+}
+
+/// The database went away (PostgreSQL restarted): keep trying, the queue waits meanwhile.
+fn reconnect(manager: &Manager) -> DbConnection {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match open(manager) {
+            Ok(conn) => return conn,
+            Err(e) => {
+                tracing::warn!(error = %e, backend = ?manager.backend(), "the database writer cannot reconnect yet");
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}

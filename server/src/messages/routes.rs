@@ -227,13 +227,26 @@ pub async fn send_message(
     let idem = idempotency_key(&req)?;
     let body_hash = secrets::sha256_hex(&serde_json::to_string(&request).unwrap_or_default());
     // Parsing and validating happen here, on the request's own thread; the writer only writes.
-    let message = build(&sender.caller.account, &request)?;
     let key_hash = sender.key_hash;
+    let cached_region = sender.caller.account.default_region.clone();
+    let mut message = match build(&sender.caller.account, &request) {
+        Ok(m) => m,
+        // The cached account may predate a new default region: judge with the current one.
+        Err(_) => {
+            let hash = key_hash.clone();
+            let account = state.db.run(move |conn| auth::recheck(conn, &hash)).await?;
+            build(&account, &request)?
+        }
+    };
     let outcome = state
         .db
         .write(move |conn| -> Result<Result<QueuedResponse, Recorded>, ApiError> {
             // The key and account as they are now: revocation and suspension hold at once.
             let account = auth::recheck(conn, &key_hash)?;
+            // Local numbers follow the default region as it is now, not as cached.
+            if account.default_region != cached_region {
+                message = build(&account, &request)?;
+            }
             if let Some(key) = &idem
                 && let Some(r) = recorded(conn, &account.id, key, &body_hash)?
             {

@@ -34,6 +34,8 @@ const DEFAULT_HEARTBEAT_SECS: u32 = 30;
 const SILENT_INTERVALS: u32 = 3;
 /// Reports sent per outbox pass; the rest follow on the next pass.
 const REPORT_BATCH: u32 = 100;
+/// Frames handled together at most (see [`drain_burst`]).
+const MAX_BURST: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
@@ -201,7 +203,20 @@ async fn serve(
             message = ws.next() => {
                 last_heard = Instant::now();
                 match message {
-                    Some(Ok(Message::Text(text))) => handle_text(shared, &mut ws, welcome, &text).await?,
+                    Some(Ok(Message::Text(text))) => {
+                        let (texts, next) = drain_burst(&mut ws, text);
+                        handle_burst(shared, &mut ws, welcome, &texts).await?;
+                        match next {
+                            Some(Ok(Message::Close(frame))) => {
+                                tracing::info!(?frame, "server closed the link");
+                                return Err(LinkError::Closed);
+                            }
+                            Some(Ok(Message::Ping(_))) => ws.flush().await?,
+                            Some(Ok(_)) => {}
+                            Some(Err(e)) => return Err(e.into()),
+                            None => {}
+                        }
+                    }
                     // tungstenite queues the pong; flushing sends it now.
                     Some(Ok(Message::Ping(_))) => ws.flush().await?,
                     Some(Ok(Message::Close(frame))) => {
@@ -252,18 +267,70 @@ async fn send_frame(ws: &mut Ws, frame: &DeviceFrame) -> Result<(), LinkError> {
     Ok(())
 }
 
-async fn handle_text(shared: &Shared, ws: &mut Ws, welcome: &Welcome, text: &str) -> Result<(), LinkError> {
-    let frame = match serde_json::from_str::<ServerFrame>(text) {
-        Ok(frame) => frame,
-        Err(e) => {
-            // A newer server may know frames we do not; the protocol says to ignore them.
-            tracing::warn!(error = %e, "unreadable frame ignored");
-            return Ok(());
+/// Text frames that have already arrived behind `first`, up to [`MAX_BURST`]: under load the
+/// server streams `send`s, and storing a burst costs one fsync instead of one each. Also
+/// returns the first non-text message met, to be handled after the burst.
+fn drain_burst(
+    ws: &mut Ws,
+    first: tungstenite::Utf8Bytes,
+) -> (Vec<tungstenite::Utf8Bytes>, Option<Result<Message, tungstenite::Error>>) {
+    use futures_util::FutureExt;
+    let mut texts = vec![first];
+    while texts.len() < MAX_BURST {
+        match ws.next().now_or_never() {
+            Some(Some(Ok(Message::Text(text)))) => texts.push(text),
+            Some(Some(other)) => return (texts, Some(other)),
+            Some(None) => return (texts, Some(Err(tungstenite::Error::ConnectionClosed))),
+            None => break,
         }
-    };
+    }
+    (texts, None)
+}
+
+/// Handles a burst of frames in order; consecutive `send`s and `confirm`s are each stored in
+/// one transaction.
+async fn handle_burst(
+    shared: &Shared,
+    ws: &mut Ws,
+    welcome: &Welcome,
+    texts: &[tungstenite::Utf8Bytes],
+) -> Result<(), LinkError> {
+    let mut sends = Vec::new();
+    let mut confirms = Vec::new();
+    for text in texts {
+        let frame = match serde_json::from_str::<ServerFrame>(text) {
+            Ok(frame) => frame,
+            Err(e) => {
+                // A newer server may know frames we do not; the protocol says to ignore them.
+                tracing::warn!(error = %e, "unreadable frame ignored");
+                continue;
+            }
+        };
+        match frame {
+            ServerFrame::Send(msg) => {
+                on_confirms(shared, &std::mem::take(&mut confirms))?;
+                sends.push(msg);
+            }
+            ServerFrame::Confirm { request_id } => {
+                on_sends(shared, ws, welcome, &std::mem::take(&mut sends)).await?;
+                confirms.push(request_id);
+            }
+            other => {
+                on_sends(shared, ws, welcome, &std::mem::take(&mut sends)).await?;
+                on_confirms(shared, &std::mem::take(&mut confirms))?;
+                on_other(shared, other)?;
+            }
+        }
+    }
+    on_sends(shared, ws, welcome, &sends).await?;
+    on_confirms(shared, &confirms)?;
+    ws.flush().await?;
+    Ok(())
+}
+
+fn on_other(shared: &Shared, frame: ServerFrame) -> Result<(), LinkError> {
     match frame {
-        ServerFrame::Send(msg) => on_send(shared, ws, welcome, &msg).await,
-        ServerFrame::Confirm { request_id } => on_confirm(shared, &request_id),
+        ServerFrame::Send(_) | ServerFrame::Confirm { .. } => Ok(()),
         ServerFrame::Revoke { request_id, reason } => on_revoke(shared, &request_id, reason),
         ServerFrame::StatusAck { request_id, status } => {
             if shared.store.ack_report(&request_id, status)? {
@@ -281,33 +348,49 @@ async fn handle_text(shared: &Shared, ws: &mut Ws, welcome: &Welcome, text: &str
     }
 }
 
-/// Store first, then `accepted`: the server may count on the phone holding it.
-async fn on_send(shared: &Shared, ws: &mut Ws, welcome: &Welcome, msg: &SendMessage) -> Result<(), LinkError> {
-    let outcome = shared.store.store_send(msg, clock::now_ms())?;
-    match outcome {
-        SendOutcome::New => {
-            tracing::info!(request_id = %msg.request_id, parts = msg.parts, "stored");
-            shared.events.message(&msg.request_id, MessageEventKind::Stored);
+/// Store first, then `accepted`: the server may count on the phone holding them.
+async fn on_sends(shared: &Shared, ws: &mut Ws, welcome: &Welcome, msgs: &[SendMessage]) -> Result<(), LinkError> {
+    if msgs.is_empty() {
+        return Ok(());
+    }
+    let outcomes = shared.store.store_sends(msgs, clock::now_ms())?;
+    for (msg, outcome) in msgs.iter().zip(outcomes) {
+        match outcome {
+            SendOutcome::New => {
+                tracing::info!(request_id = %msg.request_id, parts = msg.parts, "stored");
+                shared.events.message(&msg.request_id, MessageEventKind::Stored);
+            }
+            SendOutcome::Duplicate(state) => tracing::info!(request_id = %msg.request_id, ?state, "repeated send"),
         }
-        SendOutcome::Duplicate(state) => tracing::info!(request_id = %msg.request_id, ?state, "repeated send"),
+        // Queued, not flushed: the burst goes out in one write.
+        ws.feed(Message::Text(
+            serde_json::to_string(&DeviceFrame::Accepted { request_id: msg.request_id.clone() })?.into(),
+        ))
+        .await?;
     }
     let waiting = shared.store.awaiting_confirm()?;
     if welcome.window != 0 && waiting > welcome.window {
         tracing::warn!(waiting, window = welcome.window, "the server sent more than its window");
     }
-    send_frame(ws, &DeviceFrame::Accepted { request_id: msg.request_id.clone() }).await
+    Ok(())
 }
 
-fn on_confirm(shared: &Shared, request_id: &str) -> Result<(), LinkError> {
-    match shared.store.confirm(request_id, clock::now_ms())? {
-        ConfirmOutcome::Confirmed => {
-            tracing::info!(%request_id, "confirmed");
-            shared.events.message(request_id, MessageEventKind::Confirmed);
-            shared.dispatch_wake.notify_one();
-        }
-        ConfirmOutcome::AlreadyPast(state) => tracing::debug!(%request_id, ?state, "repeated confirm ignored"),
-        ConfirmOutcome::Unknown => tracing::warn!(%request_id, "confirm for a message this phone does not hold"),
+fn on_confirms(shared: &Shared, request_ids: &[String]) -> Result<(), LinkError> {
+    if request_ids.is_empty() {
+        return Ok(());
     }
+    let ids: Vec<&str> = request_ids.iter().map(String::as_str).collect();
+    for (request_id, outcome) in ids.iter().zip(shared.store.confirm_all(&ids, clock::now_ms())?) {
+        match outcome {
+            ConfirmOutcome::Confirmed => {
+                tracing::info!(%request_id, "confirmed");
+                shared.events.message(request_id, MessageEventKind::Confirmed);
+            }
+            ConfirmOutcome::AlreadyPast(state) => tracing::debug!(%request_id, ?state, "repeated confirm ignored"),
+            ConfirmOutcome::Unknown => tracing::warn!(%request_id, "confirm for a message this phone does not hold"),
+        }
+    }
+    shared.dispatch_wake.notify_one();
     Ok(())
 }
 

@@ -186,6 +186,30 @@ pub struct HandOverRecord {
     pub parts: u32,
 }
 
+/// A connection in relaxed-sync mode; back to FULL when dropped.
+struct Relaxed<'a>(MutexGuard<'a, Connection>);
+
+impl Drop for Relaxed<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.0.pragma_update(None, "synchronous", "FULL") {
+            tracing::error!(error = %e, "could not restore synchronous=FULL on the local store");
+        }
+    }
+}
+
+impl std::ops::Deref for Relaxed<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Relaxed<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.0
+    }
+}
+
 /// The SQLite-backed store. One connection behind a mutex: the phone writes a few rows a
 /// second at most, and a single connection makes every transaction strictly ordered.
 pub struct Store {
@@ -226,6 +250,18 @@ impl Store {
 
     fn conn(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
         self.conn.lock().map_err(|_| StoreError::Poisoned)
+    }
+
+    /// The connection for a write that a power cut may undo harmlessly: its commit skips the
+    /// fsync (WAL order still holds, and the next durable commit carries it to disk). Used for
+    /// status reports and outbox bookkeeping, which recovery re-creates: a handed-over message
+    /// whose outcome was lost is asked of the transport again, and the server ignores repeats.
+    /// Accepting, confirming and handing over stay fully synchronous: they are the
+    /// never-lost and never-twice rules.
+    fn relaxed(&self) -> Result<Relaxed<'_>, StoreError> {
+        let conn = self.conn()?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        Ok(Relaxed(conn))
     }
 
     // --- credentials and settings -------------------------------------------------------
@@ -299,41 +335,72 @@ impl Store {
 
     /// Stores a `send` durably. Must succeed before the phone answers `accepted`.
     pub fn store_send(&self, msg: &SendMessage, now_ms: i64) -> Result<SendOutcome, StoreError> {
+        let mut outcomes = self.store_sends(std::slice::from_ref(msg), now_ms)?;
+        // One outcome per message, so this is always there.
+        outcomes.pop().ok_or(StoreError::Poisoned)
+    }
+
+    /// Stores a burst of `send`s in one durable transaction: one fsync for all of them.
+    pub fn store_sends(&self, msgs: &[SendMessage], now_ms: i64) -> Result<Vec<SendOutcome>, StoreError> {
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let inserted = tx.execute(
-            "INSERT OR IGNORE INTO messages
-                (request_id, recipient, body, sim, parts, expires_at, state, stored_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'stored', ?7)",
-            params![msg.request_id, msg.to, msg.body, msg.sim, msg.parts, msg.expires_at, now_ms],
-        )?;
-        let outcome = if inserted == 1 {
-            SendOutcome::New
-        } else {
-            SendOutcome::Duplicate(state_of(&tx, &msg.request_id)?.unwrap_or(MessageState::Stored))
-        };
+        let mut outcomes = Vec::with_capacity(msgs.len());
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO messages
+                    (request_id, recipient, body, sim, parts, expires_at, state, stored_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'stored', ?7)",
+            )?;
+            for msg in msgs {
+                let inserted = insert.execute(params![
+                    msg.request_id,
+                    msg.to,
+                    msg.body,
+                    msg.sim,
+                    msg.parts,
+                    msg.expires_at,
+                    now_ms
+                ])?;
+                outcomes.push(if inserted == 1 {
+                    SendOutcome::New
+                } else {
+                    SendOutcome::Duplicate(state_of(&tx, &msg.request_id)?.unwrap_or(MessageState::Stored))
+                });
+            }
+        }
         tx.commit()?;
-        Ok(outcome)
+        Ok(outcomes)
     }
 
     /// `confirm`: stored → confirmed, only from `stored`.
     pub fn confirm(&self, request_id: &str, now_ms: i64) -> Result<ConfirmOutcome, StoreError> {
+        let mut outcomes = self.confirm_all(&[request_id], now_ms)?;
+        outcomes.pop().ok_or(StoreError::Poisoned)
+    }
+
+    /// A burst of `confirm`s in one durable transaction.
+    pub fn confirm_all(&self, request_ids: &[&str], now_ms: i64) -> Result<Vec<ConfirmOutcome>, StoreError> {
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let changed = tx.execute(
-            "UPDATE messages SET state = 'confirmed', confirmed_at = ?2 WHERE request_id = ?1 AND state = 'stored'",
-            params![request_id, now_ms],
-        )?;
-        let outcome = if changed == 1 {
-            ConfirmOutcome::Confirmed
-        } else {
-            match state_of(&tx, request_id)? {
-                Some(state) => ConfirmOutcome::AlreadyPast(state),
-                None => ConfirmOutcome::Unknown,
+        let mut outcomes = Vec::with_capacity(request_ids.len());
+        {
+            let mut update = tx.prepare_cached(
+                "UPDATE messages SET state = 'confirmed', confirmed_at = ?2 WHERE request_id = ?1 AND state = 'stored'",
+            )?;
+            for request_id in request_ids {
+                let changed = update.execute(params![request_id, now_ms])?;
+                outcomes.push(if changed == 1 {
+                    ConfirmOutcome::Confirmed
+                } else {
+                    match state_of(&tx, request_id)? {
+                        Some(state) => ConfirmOutcome::AlreadyPast(state),
+                        None => ConfirmOutcome::Unknown,
+                    }
+                });
             }
-        };
+        }
         tx.commit()?;
-        Ok(outcome)
+        Ok(outcomes)
     }
 
     /// `revoke`: drops the message unless the transport already has it.
@@ -383,7 +450,7 @@ impl Store {
     /// A confirmed message whose time ran out: finished unsent, with a `failed`/`expired`
     /// report queued, in one transaction.
     pub fn expire(&self, request_id: &str, at: &str, now_ms: i64) -> Result<bool, StoreError> {
-        let mut conn = self.conn()?;
+        let mut conn = self.relaxed()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let changed = tx.execute(
             "UPDATE messages SET state = 'finished', finished_at = ?2, last_reported = 'failed'
@@ -409,7 +476,7 @@ impl Store {
         at: &str,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.conn()?;
+        let mut conn = self.relaxed()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if state_of(&tx, request_id)? != Some(MessageState::HandedOver) {
             return Ok(false);
@@ -494,7 +561,7 @@ impl Store {
 
     /// Forgets finished messages older than `before_ms` whose reports are all acknowledged.
     pub fn prune_finished(&self, before_ms: i64) -> Result<usize, StoreError> {
-        let n = self.conn()?.execute(
+        let n = self.relaxed()?.execute(
             "DELETE FROM messages WHERE state = 'finished' AND finished_at < ?1
                AND request_id NOT IN (SELECT request_id FROM outbox)",
             params![before_ms],
@@ -544,7 +611,7 @@ impl Store {
 
     /// Counts an attempt and schedules the next one.
     pub fn report_attempted(&self, id: i64, next_attempt_ms: i64) -> Result<(), StoreError> {
-        self.conn()?.execute(
+        self.relaxed()?.execute(
             "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2 WHERE id = ?1",
             params![id, next_attempt_ms],
         )?;
@@ -553,13 +620,13 @@ impl Store {
 
     /// After a reconnect every waiting report goes out at once.
     pub fn retry_reports_now(&self, now_ms: i64) -> Result<(), StoreError> {
-        self.conn()?.execute("UPDATE outbox SET next_attempt_at = ?1", params![now_ms])?;
+        self.relaxed()?.execute("UPDATE outbox SET next_attempt_at = ?1", params![now_ms])?;
         Ok(())
     }
 
     /// `status_ack`: the server has it; forget the report.
     pub fn ack_report(&self, request_id: &str, status: DeliveryStatus) -> Result<bool, StoreError> {
-        let n = self.conn()?.execute(
+        let n = self.relaxed()?.execute(
             "DELETE FROM outbox WHERE request_id = ?1 AND status = ?2",
             params![request_id, status_str(status)],
         )?;
@@ -662,6 +729,45 @@ mod tests {
         let timeout: i64 = conn.query_row("PRAGMA busy_timeout", [], |r| r.get(0)).unwrap();
         assert_eq!((mode.as_str(), timeout), ("wal", 5000));
         assert!(dir.path().join(DB_FILE).exists());
+    }
+
+    fn synchronous(store: &Store) -> i64 {
+        store.conn().unwrap().query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn a_burst_of_sends_and_confirms_is_stored_in_order_with_repeats_noticed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir);
+        let outcomes = store.store_sends(&[msg("a", 1), msg("b", 2), msg("a", 1)], 1).unwrap();
+        assert_eq!(outcomes, vec![SendOutcome::New, SendOutcome::New, SendOutcome::Duplicate(MessageState::Stored)]);
+        let confirmed = store.confirm_all(&["b", "nope", "b"], 2).unwrap();
+        assert_eq!(
+            confirmed,
+            vec![
+                ConfirmOutcome::Confirmed,
+                ConfirmOutcome::Unknown,
+                ConfirmOutcome::AlreadyPast(MessageState::Confirmed)
+            ]
+        );
+        assert_eq!(store.unconfirmed().unwrap(), vec!["a"]);
+        assert_eq!(store.next_confirmed().unwrap().unwrap().request_id, "b");
+    }
+
+    #[test]
+    fn reports_skip_the_fsync_but_accepting_and_handing_over_do_not() {
+        const FULL: i64 = 2;
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir);
+        assert_eq!(synchronous(&store), FULL);
+        store.store_send(&msg("a", 1), 1).unwrap();
+        store.confirm("a", 2).unwrap();
+        assert!(store.hand_over("a", 3).unwrap());
+        assert!(store.record_status("a", DeliveryStatus::Sent, None, "2026-11-26T00:00:00Z", 4).unwrap());
+        store.report_attempted(store.pending_reports().unwrap()[0].id, 5).unwrap();
+        assert!(store.ack_report("a", DeliveryStatus::Sent).unwrap());
+        // Each relaxed write puts the connection back as it found it: the next accept is durable.
+        assert_eq!(synchronous(&store), FULL);
     }
 
     #[test]

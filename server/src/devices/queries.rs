@@ -26,6 +26,23 @@ pub fn counts(conn: &mut DbConnection, account_id: &str) -> QueryResult<DeviceCo
     Ok(DeviceCounts { paired, online, usable })
 }
 
+/// Whether new work can be refused for want of a device: some are paired, none is usable.
+/// One indexed probe in the usual case (a usable device exists), as every send asks it.
+pub fn none_usable(conn: &mut DbConnection, account_id: &str) -> QueryResult<bool> {
+    let paired = || devices::table.filter(devices::account_id.eq(account_id)).filter(devices::unpaired_at.is_null());
+    let usable: Option<String> = paired()
+        .filter(devices::enabled.eq(true))
+        .filter(devices::degraded_at.is_null())
+        .select(devices::id)
+        .first(conn)
+        .optional()?;
+    if usable.is_some() {
+        return Ok(false);
+    }
+    let any: Option<String> = paired().select(devices::id).first(conn).optional()?;
+    Ok(any.is_some())
+}
+
 pub const PAIRING_CODE_TTL_MINUTES: i64 = 10;
 
 /// Stores a new pairing code's hash; returns its expiry.

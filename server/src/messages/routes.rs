@@ -135,8 +135,7 @@ pub fn check_queue_open(conn: &mut DbConnection, account: &Account) -> Result<()
             "The queue is paused ({reason}): new messages are refused until POST /v1/queue/resume."
         )));
     }
-    let counts = devices::counts(conn, &account.id)?;
-    if counts.paired > 0 && counts.usable == 0 {
+    if devices::none_usable(conn, &account.id)? {
         return Err(ApiError::QueueBlocked(
             "No usable device: every paired device is disabled or degraded by repeated failures. Re-enable one with PATCH /v1/devices/{id}.".into(),
         ));

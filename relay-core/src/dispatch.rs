@@ -97,15 +97,17 @@ fn step(shared: &Shared) -> Result<Next, StoreError> {
 
 fn pacing_wait(shared: &Shared, now: i64, parts: u32) -> Result<Option<Duration>, StoreError> {
     let pacing = shared.pacing();
-    let last_minute = shared.store.hand_overs_since(now - MINUTE_MS)?;
+    // Each list is read only when its limit is on: an unlimited phone reads nothing per message.
+    let last_minute =
+        if pacing.parts_per_minute != 0 { shared.store.hand_overs_since(now - MINUTE_MS)? } else { Vec::new() };
     // The day's list can be long: read it only when the day budget is actually in play.
-    let day_used = shared.store.parts_since(now - DAY_MS)?;
-    let last_day =
-        if pacing.parts_per_day != 0 && u64::from(day_used) + u64::from(parts) > u64::from(pacing.parts_per_day) {
-            shared.store.hand_overs_since(now - DAY_MS)?
-        } else {
-            Vec::new()
-        };
+    let last_day = if pacing.parts_per_day != 0
+        && u64::from(shared.store.parts_since(now - DAY_MS)?) + u64::from(parts) > u64::from(pacing.parts_per_day)
+    {
+        shared.store.hand_overs_since(now - DAY_MS)?
+    } else {
+        Vec::new()
+    };
     Ok(pacing::wait_before(pacing, now, &last_minute, &last_day, parts))
 }
 

@@ -15,6 +15,9 @@ pub const DELIVERY_FAILED: &str = "delivery_failed";
 pub const PERMISSION_DENIED: &str = "permission_denied";
 pub const EXPIRED: &str = "expired";
 pub const DEVICE_UNPAIRED: &str = "device_unpaired";
+/// The phone restarted after handing the message to its radio and before hearing the result,
+/// and its radio cannot say whether it went out. Never resent automatically.
+pub const OUTCOME_UNKNOWN: &str = "outcome_unknown";
 
 /// The reason for a code, in words.
 pub fn reason(code: &str) -> String {
@@ -34,6 +37,10 @@ pub fn reason(code: &str) -> String {
         PERMISSION_DENIED => "The app lacks the SEND_SMS permission.",
         EXPIRED => "The message's time to live ran out before a phone could send it.",
         DEVICE_UNPAIRED => "The device holding the message was unpaired before it reported.",
+        OUTCOME_UNKNOWN => {
+            "The phone restarted while handing the message to its radio; whether it went out is unknown. \
+             Check with the recipient before sending it again."
+        }
         other => {
             return match other.strip_prefix("unknown_") {
                 Some(n) => format!("The phone reported an unrecognised send result ({n})."),

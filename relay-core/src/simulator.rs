@@ -3,7 +3,8 @@
 //! load tests — the rest of the agent (store, link, pacing) is the real one.
 
 use std::io::Write;
-use std::sync::Arc;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use relay_protocol::failure;
@@ -11,6 +12,9 @@ use relay_protocol::frames::{DeliveryStatus, Permissions, SimInfo};
 use sha2::{Digest, Sha256};
 
 use crate::{DeviceHealth, HealthProbe, OutgoingSms, SmsTransport, StatusSink, TransportResult};
+
+/// The simulated radio's journal, in the phone's data folder.
+pub const RADIO_JOURNAL: &str = "radio-journal.txt";
 
 /// What happens to each message the simulated phone sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -28,6 +32,11 @@ pub struct SimTransport {
     latency: Duration,
     sent_box: SentBox,
     runtime: tokio::runtime::Handle,
+    /// The simulated radio's memory of what it transmitted, as Android's sent box is: one
+    /// request id per line, written just after the print. Lets a restarted phone tell a
+    /// message that went out from one the kill caught before the print.
+    journal: Option<Mutex<std::fs::File>>,
+    journal_path: Option<std::path::PathBuf>,
 }
 
 /// Where the simulated phone writes its sent box.
@@ -47,7 +56,32 @@ impl std::fmt::Debug for SimTransport {
 
 impl SimTransport {
     pub fn new(outcome: Outcome, latency: Duration, sent_box: SentBox, runtime: tokio::runtime::Handle) -> Self {
-        SimTransport { outcome, latency, sent_box, runtime }
+        SimTransport { outcome, latency, sent_box, runtime, journal: None, journal_path: None }
+    }
+
+    /// Keeps the radio's journal in `path` (appended to, created if needed).
+    pub fn with_journal(mut self, path: &Path) -> std::io::Result<Self> {
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        self.journal = Some(Mutex::new(file));
+        self.journal_path = Some(path.to_owned());
+        Ok(self)
+    }
+
+    fn journal_sent(&self, request_id: &str) {
+        let Some(journal) = &self.journal else { return };
+        let written = match journal.lock() {
+            Ok(mut file) => writeln!(file, "{request_id}"),
+            Err(_) => Ok(()),
+        };
+        if let Err(e) = written {
+            tracing::error!(error = %e, %request_id, "cannot write the simulated radio's journal");
+        }
+    }
+
+    /// Whether the radio remembers transmitting `request_id` (false without a journal).
+    fn transmitted(&self, request_id: &str) -> bool {
+        let Some(path) = &self.journal_path else { return false };
+        std::fs::read_to_string(path).is_ok_and(|text| text.lines().any(|l| l == request_id))
     }
 
     fn print_sent(&self, sms: &OutgoingSms) {
@@ -98,14 +132,24 @@ impl SimTransport {
 impl SmsTransport for SimTransport {
     fn send(&self, sms: OutgoingSms, sink: Arc<StatusSink>) {
         self.print_sent(&sms);
+        self.journal_sent(&sms.request_id);
         self.report_later(&sms.request_id, None, sink);
     }
 
-    /// The simulated radio prints as it hands over, so a message handed over before a restart
-    /// counts as transmitted: finish its story, print nothing.
+    /// A message with a report already went out; one the journal names went out too. Any
+    /// other was caught by the restart between hand-over and print (or between print and
+    /// journal): whether it left is unknown, and it is never sent again.
     fn recover(&self, sms: OutgoingSms, last_reported: Option<DeliveryStatus>, sink: Arc<StatusSink>) {
-        tracing::info!(request_id = %sms.request_id, ?last_reported, "resuming reports after a restart");
-        self.report_later(&sms.request_id, last_reported, sink);
+        if last_reported.is_some() || self.transmitted(&sms.request_id) {
+            tracing::info!(request_id = %sms.request_id, ?last_reported, "resuming reports after a restart");
+            self.report_later(&sms.request_id, last_reported, sink);
+        } else {
+            tracing::warn!(request_id = %sms.request_id, "restarted mid-send: outcome unknown");
+            sink.report(TransportResult::Failed {
+                code: failure::OUTCOME_UNKNOWN.to_owned(),
+                reason: failure::reason(failure::OUTCOME_UNKNOWN),
+            });
+        }
     }
 }
 

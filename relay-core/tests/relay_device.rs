@@ -130,3 +130,51 @@ async fn the_simulator_sends_each_message_once_across_kill_and_restart() {
     let rest: Vec<String> = lines.try_iter().collect();
     assert!(rest.is_empty(), "no extra sends: {rest:?}");
 }
+
+/// A kill can land between the store's hand-over mark and the radio. On restart the simulator
+/// asks its radio journal: a message it remembers transmitting finishes delivered; one it does
+/// not is reported `failed` with `outcome_unknown`. Neither is printed (sent) again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_mid_send_reports_outcome_unknown_unless_the_radio_remembers() {
+    use relay_core::store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let mut peer = ProtocolTestPeer::start("rd_secret", None).await;
+    seed(dir.path(), &credentials(peer.url(), "rd_secret", None));
+    {
+        // The previous run: both handed over, only req_sent reached the radio's journal.
+        let store = Store::open_dir(dir.path()).unwrap();
+        for id in ["req_sent", "req_caught"] {
+            let relay_core::protocol::frames::ServerFrame::Send(msg) = send_frame(id, 3600) else { panic!() };
+            store.store_send(&msg, 0).unwrap();
+            store.confirm(id, 1).unwrap();
+            assert!(store.hand_over(id, 2).unwrap());
+        }
+        std::fs::write(dir.path().join("radio-journal.txt"), "req_sent\n").unwrap();
+    }
+    let device = Device::run(dir.path(), &peer.url());
+    let mut conn = peer.next_connection().await;
+    conn.handshake(unlimited()).await;
+    let mut reports = Vec::new();
+    while reports.len() < 3 {
+        match conn.recv_any().await {
+            relay_core::protocol::frames::DeviceFrame::Status(s) => {
+                conn.ack(&s.request_id, s.status).await;
+                reports.push((s.request_id, s.status, s.failure.map(|f| f.code)));
+            }
+            _ => continue,
+        }
+    }
+    reports.sort_by_key(|r| format!("{r:?}"));
+    assert_eq!(
+        reports,
+        vec![
+            ("req_caught".into(), DeliveryStatus::Failed, Some("outcome_unknown".into())),
+            ("req_sent".into(), DeliveryStatus::Delivered, None),
+            ("req_sent".into(), DeliveryStatus::Sent, None),
+        ]
+    );
+    assert!(device.no_line_within(Duration::from_millis(300)), "nothing is sent again");
+    let Device { mut child, .. } = device;
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

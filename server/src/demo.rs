@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use relay_core::simulator::{Outcome, SentBox, SimHealth, SimTransport, simulated_sim};
+use relay_core::simulator::{Outcome, RADIO_JOURNAL, SentBox, SimHealth, SimTransport, simulated_sim};
 use relay_core::{ClientOptions, DeviceInfo, RelayClient, RelayHandle};
 use serde_json::json;
 
@@ -26,6 +26,8 @@ pub enum DemoError {
     Store(#[from] StoreError),
     #[error("the demo phone could not start: {0}")]
     Phone(#[from] relay_core::RelayError),
+    #[error("the demo phone's radio journal could not be opened: {0}")]
+    Journal(#[from] std::io::Error),
 }
 
 impl From<diesel::result::Error> for DemoError {
@@ -71,7 +73,8 @@ pub async fn start(db: &Db, data_dir: &Path, public_url: &str, json: bool) -> Re
     }
     let sent_box = if json { SentBox::StdoutJson } else { SentBox::StdoutText };
     let transport =
-        SimTransport::new(Outcome::Delivered, Duration::from_millis(100), sent_box, tokio::runtime::Handle::current());
+        SimTransport::new(Outcome::Delivered, Duration::from_millis(100), sent_box, tokio::runtime::Handle::current())
+            .with_journal(&phone_dir.join(RADIO_JOURNAL))?;
     let phone = client.start(Arc::new(transport), Some(Arc::new(SimHealth)), None, ClientOptions::default())?;
     announce(public_url, &key, json);
     Ok(Demo { _phone: phone })

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use relay_core::simulator::{Outcome, SentBox, SimHealth, SimTransport, simulated_sim};
+use relay_core::simulator::{Outcome, RADIO_JOURNAL, SentBox, SimHealth, SimTransport, simulated_sim};
 use relay_core::{ClientOptions, ConnectionState, DeviceInfo, MessageEvent, RelayClient, RelayError, RelayListener};
 use tracing_subscriber::EnvFilter;
 
@@ -110,7 +110,12 @@ async fn run(
 ) -> Result<(), RelayError> {
     let client = RelayClient::open(data_dir.to_string_lossy().into_owned())?;
     let sent_box = if json { SentBox::StdoutJson } else { SentBox::StdoutText };
-    let transport = Arc::new(SimTransport::new(outcome, latency, sent_box, tokio::runtime::Handle::current()));
+    let transport = SimTransport::new(outcome, latency, sent_box, tokio::runtime::Handle::current())
+        .with_journal(&data_dir.join(RADIO_JOURNAL))
+        .map_err(|e| RelayError::Storage {
+            message: format!("cannot open the radio journal in {}: {e}", data_dir.display()),
+        })?;
+    let transport = Arc::new(transport);
     let options = ClientOptions { connect_urls, ..ClientOptions::default() };
     let handle = client.start(transport, Some(Arc::new(SimHealth)), Some(Arc::new(LogListener)), options)?;
     wait_for_shutdown_signal().await;

@@ -20,6 +20,9 @@ struct Link {
     window: u32,
     usable: bool,
     pacer: Pacer,
+    /// When the dispatcher last handed it a message: among equally loaded devices the one
+    /// that waited longest goes first, so a burst does not always land on the same phone.
+    last_handed: Option<Instant>,
 }
 
 /// A device the dispatcher may give work to now, and how much.
@@ -30,6 +33,7 @@ pub struct Candidate {
     /// How many messages (at most) to claim for it now.
     pub room: u32,
     pub in_flight: u32,
+    last_handed: Option<Instant>,
 }
 
 #[derive(Debug, Default)]
@@ -67,6 +71,7 @@ impl Hub {
             window: r.window,
             usable: r.usable,
             pacer: r.pacer,
+            last_handed: None,
         };
         self.lock().insert(r.device_id, link);
         self.wake();
@@ -112,8 +117,10 @@ impl Hub {
     /// Records that the dispatcher handed `parts` over in one message.
     pub fn handed(&self, device_id: &str, parts: u32) {
         if let Some(l) = self.lock().get_mut(device_id) {
+            let now = Instant::now();
             l.in_flight += 1;
-            l.pacer.spend(Instant::now(), parts);
+            l.pacer.spend(now, parts);
+            l.last_handed = Some(now);
         }
     }
 
@@ -139,7 +146,8 @@ impl Hub {
         self.wake();
     }
 
-    /// Devices that can take work now, least loaded first.
+    /// Devices that can take work now, least loaded first; ties go to the one that waited
+    /// longest.
     pub fn candidates(&self) -> Vec<Candidate> {
         let now = Instant::now();
         let mut out: Vec<Candidate> = self
@@ -153,10 +161,12 @@ impl Hub {
                     account_id: l.account_id.clone(),
                     room,
                     in_flight: l.in_flight,
+                    last_handed: l.last_handed,
                 })
             })
             .collect();
-        out.sort_by_key(|c| c.in_flight);
+        // `None` (never handed anything) sorts before any time.
+        out.sort_by_key(|c| (c.in_flight, c.last_handed));
         out
     }
 

@@ -124,6 +124,7 @@ fn build(account: &Account, req: &SendRequest) -> Result<Message, ApiError> {
         delivered_at: None,
         finished_at: None,
         updated_at: now,
+        redacted_body: None,
     })
 }
 
@@ -144,7 +145,7 @@ pub fn check_queue_open(conn: &mut DbConnection, account: &Account) -> Result<()
     Ok(())
 }
 
-fn check_device(conn: &mut DbConnection, account: &Account, device_id: &str) -> Result<(), ApiError> {
+pub fn check_device(conn: &mut DbConnection, account: &Account, device_id: &str) -> Result<(), ApiError> {
     match devices::find_for_account(conn, &account.id, device_id)? {
         Some(d) if d.enabled => Ok(()),
         Some(_) => Err(ApiError::InvalidDevice(format!("The device {device_id} is disabled."))),

@@ -73,12 +73,10 @@ pub fn find(conn: &mut DbConnection, account_id: &str, id: &str) -> QueryResult<
         .optional()
 }
 
-/// The OTP with its SMS's status and failure code.
-pub fn find_with_delivery(
-    conn: &mut DbConnection,
-    account_id: &str,
-    id: &str,
-) -> QueryResult<Option<(Otp, String, Option<String>, Option<String>)>> {
+/// An OTP with its SMS's status, failure code and failure reason.
+pub type WithDelivery = (Otp, String, Option<String>, Option<String>);
+
+pub fn find_with_delivery(conn: &mut DbConnection, account_id: &str, id: &str) -> QueryResult<Option<WithDelivery>> {
     otps::table
         .inner_join(messages::table)
         .filter(otps::id.eq(id))

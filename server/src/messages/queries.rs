@@ -274,7 +274,8 @@ pub enum Canceled {
     NotFound,
 }
 
-pub fn cancel(conn: &mut DbConnection, account_id: &str, id: &str) -> QueryResult<Canceled> {
+/// Cancels a message no phone has acknowledged; `why` goes into its `canceled` event.
+pub fn cancel(conn: &mut DbConnection, account_id: &str, id: &str, why: &str) -> QueryResult<Canceled> {
     write_transaction(conn, |conn| {
         let now = time::now();
         let Some(m) = messages::table
@@ -303,7 +304,7 @@ pub fn cancel(conn: &mut DbConnection, account_id: &str, id: &str) -> QueryResul
             let current = messages::table.find(id).select(messages::status).first::<String>(conn)?;
             return Ok(Canceled::TooLate(Status::parse(&current).unwrap_or(m.status())));
         }
-        add_events(conn, &[event(id, Status::Canceled, Some("canceled by the API".into()), now)])?;
+        add_events(conn, &[event(id, Status::Canceled, Some(why.to_owned()), now)])?;
         Ok(Canceled::Done(if m.status() == Status::Dispatched { m.device_id } else { None }))
     })
 }

@@ -434,7 +434,8 @@ pub async fn cancel_message(
 ) -> Result<web::Json<MessageView>, ApiError> {
     let (account_id, id) = (caller.account.id, path.into_inner());
     let (a, i) = (account_id.clone(), id.clone());
-    let outcome = state.db.run(move |conn| queries::cancel(conn, &a, &i).map_err(ApiError::from)).await?;
+    let outcome =
+        state.db.run(move |conn| queries::cancel(conn, &a, &i, "canceled by the API").map_err(ApiError::from)).await?;
     match outcome {
         Canceled::NotFound => {
             return Err(ApiError::NotFound("This account has no message with that request id.".into()));

@@ -253,7 +253,9 @@ pub async fn send_otp(
             // and so is their SMS while no phone holds it yet.
             let mut revoke = Vec::new();
             for message_id in queries::supersede(conn, &account.id, &otp.to_number, &otp.purpose, now)? {
-                if let Canceled::Done(Some(device)) = messages::cancel(conn, &account.id, &message_id)? {
+                if let Canceled::Done(Some(device)) =
+                    messages::cancel(conn, &account.id, &message_id, "replaced by a newer one-time code")?
+                {
                     revoke.push((device, message_id));
                 }
             }

@@ -342,6 +342,8 @@ fn a_new_send_replaces_the_pending_code(backend: Backend) {
     assert_eq!(o["delivery_status"], "canceled", "its SMS was not on a phone yet: {o}");
     let m = server.get(&format!("/v1/messages/{first_sms}"), Some(&a.key)).json();
     assert_eq!(m["status"], "canceled", "{m}");
+    let last = m["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["detail"], "replaced by a newer one-time code", "{m}");
     let r = verify(&server, &a.key, &first, "1234567");
     assert_eq!(r["status"], "failed", "{r}");
     assert_eq!(r["reason"], "superseded", "{r}");

@@ -139,6 +139,14 @@ impl KeyCache {
         seen.get(hash).filter(|(at, _)| at.elapsed() < KEY_CACHE_TTL).map(|(_, c)| c.clone())
     }
 
+    /// Drops the account's remembered keys: its next send reads the account afresh (after
+    /// `PATCH /v1/account`, a new `default_region` applies at once on this instance).
+    pub fn forget_account(&self, account_id: &str) {
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.retain(|_, (_, caller)| caller.account.id != account_id);
+        }
+    }
+
     fn put(&self, hash: String, caller: Caller) {
         if let Ok(mut seen) = self.seen.lock() {
             if seen.len() >= KEY_CACHE_MAX {

@@ -81,6 +81,13 @@ pub struct ServeArgs {
     /// Seconds between a phone's heartbeats; three missed mark it offline.
     #[arg(long, env = "RELAY_HEARTBEAT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub heartbeat_secs: u64,
+    /// Key for the HMAC that OTP codes are stored under (32+ characters; give every instance
+    /// the same). Default: generated on first start into <data-dir>/otp-secret.
+    #[arg(long, env = "RELAY_OTP_SECRET", hide_env_values = true)]
+    pub otp_secret: Option<String>,
+    /// FOR TESTS ONLY: expose POST /v1/test/clock/advance, which moves the server's clock.
+    #[arg(long, hide = true)]
+    pub unsafe_test_clock: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -149,6 +156,8 @@ pub enum CliError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Serve(#[from] ServeError),
+    #[error(transparent)]
+    Secret(#[from] crate::otp::secret::SecretError),
 }
 
 impl CliError {
@@ -158,7 +167,8 @@ impl CliError {
             CliError::NotFound(_) => "not_found",
             CliError::Conflict(_) => "conflict",
             CliError::Store(StoreError::Unavailable(_)) => "unavailable",
-            CliError::Store(_) | CliError::Serve(_) => "internal",
+            CliError::Secret(crate::otp::secret::SecretError::TooShort(_)) => "invalid_request",
+            CliError::Store(_) | CliError::Serve(_) | CliError::Secret(_) => "internal",
         }
     }
 
@@ -237,7 +247,21 @@ fn serve(args: ServeArgs, database_url: String, data_dir: &std::path::Path, json
         _ => None,
     };
     let demo = args.demo.then(|| data_dir.to_owned());
-    let opts = ServeOptions { bind: args.bind, database_url, public_url: args.public_url, json, link, tls, demo };
+    let otp_secret = match &args.otp_secret {
+        Some(value) => crate::otp::secret::OtpSecret::from_config(value)?,
+        None => crate::otp::secret::OtpSecret::load_or_create(data_dir)?,
+    };
+    let opts = ServeOptions {
+        bind: args.bind,
+        database_url,
+        public_url: args.public_url,
+        json,
+        link,
+        tls,
+        demo,
+        otp_secret,
+        unsafe_test_clock: args.unsafe_test_clock,
+    };
     actix_web::rt::System::new().block_on(crate::serve::serve(opts))?;
     Ok(())
 }

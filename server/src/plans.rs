@@ -17,6 +17,8 @@ pub struct Limits {
     pub messages_per_day: Option<u32>,
     /// Devices the account may pair (`null`: no cap).
     pub max_devices: Option<u32>,
+    /// One-time codes the account may send per hour (`null`: no cap).
+    pub otp_per_hour: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,19 +32,43 @@ pub const DEFAULT_PLAN: &str = "standard";
 pub const PLANS: &[Plan] = &[
     Plan {
         name: "starter",
-        limits: Limits { requests_per_second: 5, burst: 20, messages_per_day: Some(1_000), max_devices: Some(2) },
+        limits: Limits {
+            requests_per_second: 5,
+            burst: 20,
+            messages_per_day: Some(1_000),
+            max_devices: Some(2),
+            otp_per_hour: Some(100),
+        },
     },
     Plan {
         name: "standard",
-        limits: Limits { requests_per_second: 50, burst: 100, messages_per_day: Some(20_000), max_devices: Some(10) },
+        limits: Limits {
+            requests_per_second: 50,
+            burst: 100,
+            messages_per_day: Some(20_000),
+            max_devices: Some(10),
+            otp_per_hour: Some(1_000),
+        },
     },
     Plan {
         name: "business",
-        limits: Limits { requests_per_second: 200, burst: 400, messages_per_day: Some(200_000), max_devices: Some(50) },
+        limits: Limits {
+            requests_per_second: 200,
+            burst: 400,
+            messages_per_day: Some(200_000),
+            max_devices: Some(50),
+            otp_per_hour: Some(10_000),
+        },
     },
     Plan {
         name: "unlimited",
-        limits: Limits { requests_per_second: 100_000, burst: 100_000, messages_per_day: None, max_devices: None },
+        limits: Limits {
+            requests_per_second: 100_000,
+            burst: 100_000,
+            messages_per_day: None,
+            max_devices: None,
+            otp_per_hour: None,
+        },
     },
 ];
 

@@ -21,6 +21,10 @@ pub struct ServeOptions {
     pub tls: Option<crate::tls::TlsSetup>,
     /// Run the demo account and its simulated phone (with the data folder it lives in).
     pub demo: Option<std::path::PathBuf>,
+    /// The key OTP codes are stored under.
+    pub otp_secret: crate::otp::secret::OtpSecret,
+    /// Expose `POST /v1/test/clock/advance` (tests only).
+    pub unsafe_test_clock: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +68,11 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     let mut state = AppState::new(db.clone(), &public_url);
     state.settings = opts.link;
     state.tls_fingerprint = opts.tls.as_ref().map(|t| t.fingerprint.as_str().into());
+    state.otp_secret = std::sync::Arc::new(opts.otp_secret.clone());
+    state.test_clock = opts.unsafe_test_clock;
+    if opts.unsafe_test_clock {
+        tracing::warn!("--unsafe-test-clock: POST /v1/test/clock/advance can move this server's clock; for tests only");
+    }
     let server = HttpServer::new({
         let state = web::Data::new(state.clone());
         move || http::app(state.clone(), doc.clone(), table.clone())

@@ -6,6 +6,7 @@ use crate::auth::KeyCache;
 use crate::db::Db;
 use crate::keys::last_used::LastUsed;
 use crate::link::{Hub, LinkSettings};
+use crate::otp::secret::OtpSecret;
 use crate::ratelimit::{PairLimits, RateLimits};
 
 #[derive(Debug, Clone)]
@@ -21,6 +22,10 @@ pub struct AppState {
     pub public_url: Arc<str>,
     /// SHA-256 of our own TLS certificate, when we terminate TLS: phones pin it.
     pub tls_fingerprint: Option<Arc<str>>,
+    /// The HMAC key OTP codes are stored under (never in the database).
+    pub otp_secret: Arc<OtpSecret>,
+    /// `serve --unsafe-test-clock`: exposes `POST /v1/test/clock/advance`. Tests only.
+    pub test_clock: bool,
 }
 
 impl AppState {
@@ -35,6 +40,8 @@ impl AppState {
             settings: LinkSettings::default(),
             public_url: public_url.trim_end_matches('/').into(),
             tls_fingerprint: None,
+            otp_secret: Arc::new(OtpSecret::ephemeral()),
+            test_clock: false,
         }
     }
 }

@@ -1,12 +1,27 @@
 //! Times: stored as UTC without zone in both backends, shown as RFC 3339 UTC to the world.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use serde::{Serialize, Serializer};
 
+/// How far this process's clock has been moved forward, in microseconds. Always 0 in
+/// production: only `serve --unsafe-test-clock` exposes a way to change it
+/// (`POST /v1/test/clock/advance`), so that tests can pass an expiry without sleeping.
+static TEST_OFFSET_MICROS: AtomicI64 = AtomicI64::new(0);
+
 /// Now, truncated to microseconds so that what is stored reads back identical on both backends.
 pub fn now() -> NaiveDateTime {
-    let now = Utc::now().naive_utc();
+    let offset = TEST_OFFSET_MICROS.load(Ordering::Relaxed);
+    let now = Utc::now().naive_utc() + chrono::Duration::microseconds(offset);
     now.with_nanosecond_micros()
+}
+
+/// FOR TESTS ONLY: moves the clock every `now()` reads forward by `seconds`; returns the
+/// total offset in seconds. Reachable only through the hidden `serve --unsafe-test-clock`.
+pub fn advance_for_tests(seconds: i64) -> i64 {
+    let micros = seconds.saturating_mul(1_000_000);
+    TEST_OFFSET_MICROS.fetch_add(micros, Ordering::Relaxed).saturating_add(micros) / 1_000_000
 }
 
 trait MicroTruncate {

@@ -7,7 +7,9 @@
 //! 1. closed-loop `GET /v1/health` and `POST /v1/messages` with N keep-alive connections
 //!    (fresh database, no phone: pure enqueue), and their ratio;
 //! 2. API → `delivered` for M messages offered as fast as the API takes them, with D phones;
-//! 3. dispatch latency (202 → the phone printed the message) at a fixed offered rate.
+//! 3. dispatch latency (202 → the phone printed the message) at a fixed offered rate;
+//! 4. OTP: closed-loop `POST /v1/otp/send` (sends/s, latency), then `POST /v1/otp/verify`
+//!    over the codes just sent (verifications/s, p99 latency).
 //!
 //! Every loop is bounded in count and in time; every child is stopped at the end (SIGTERM,
 //! then SIGKILL), also when a phase fails.
@@ -29,7 +31,7 @@ const USAGE: &str = "relay-loadgen --server-bin PATH --device-bin PATH --work-di
   [--backends sqlite,postgres] [--postgres-url postgres://postgres@127.0.0.1:5432/test]
   [--connections 64] [--warmup-secs 1] [--duration-secs 10]
   [--e2e-messages 20000] [--devices 20] [--device-latency-ms 1] [--e2e-timeout-secs 45]
-  [--rate 1000] [--rate-secs 10]";
+  [--rate 1000] [--rate-secs 10] [--otp-secs 10] [--phases 1,2,3,4]";
 
 #[derive(Clone, Debug)]
 struct Config {
@@ -48,6 +50,9 @@ struct Config {
     e2e_timeout: f64,
     rate: f64,
     rate_secs: f64,
+    otp_secs: f64,
+    /// Which phases run; 2 and 3 share their phones, so either runs both.
+    phases: Vec<u32>,
 }
 
 fn parse_args() -> R<Config> {
@@ -67,6 +72,8 @@ fn parse_args() -> R<Config> {
         e2e_timeout: 45.0,
         rate: 1000.0,
         rate_secs: 10.0,
+        otp_secs: 10.0,
+        phases: vec![1, 2, 3, 4],
     };
     fn num<T: std::str::FromStr>(flag: &str, v: R<String>) -> R<T> {
         let v = v?;
@@ -91,6 +98,14 @@ fn parse_args() -> R<Config> {
             "--e2e-timeout-secs" => c.e2e_timeout = num(&flag, v)?,
             "--rate" => c.rate = num(&flag, v)?,
             "--rate-secs" => c.rate_secs = num(&flag, v)?,
+            "--otp-secs" => c.otp_secs = num(&flag, v)?,
+            "--phases" => {
+                c.phases = v?
+                    .split(',')
+                    .filter(|p| !p.is_empty())
+                    .map(|p| p.trim().parse().map_err(|_| format!("--phases: not a phase number: {p}")))
+                    .collect::<R<Vec<u32>>>()?
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -1152,6 +1167,8 @@ struct Summary {
     ratio: Option<(f64, f64, f64)>,
     e2e_rate: Option<(f64, bool)>,
     p99: Option<(f64, f64)>,
+    /// OTP sends/s with send p99, and verifications/s with verify p50 and p99 (ms).
+    otp: Option<(f64, f64, f64, f64, f64)>,
 }
 
 fn verdict(ok: bool) -> &'static str {
@@ -1164,12 +1181,20 @@ fn busy_note(load: &str) -> String {
 }
 
 async fn run_backend(cfg: &Config, backend: &str, md: &mut String) -> R<Summary> {
-    let mut sum = Summary { backend: backend.to_owned(), ratio: None, e2e_rate: None, p99: None };
+    let mut sum = message_phases(cfg, backend, md).await?;
+    if cfg.phases.contains(&4) {
+        otp_phase(cfg, backend, md, &mut sum).await?;
+    }
+    Ok(sum)
+}
+
+async fn message_phases(cfg: &Config, backend: &str, md: &mut String) -> R<Summary> {
+    let mut sum = Summary { backend: backend.to_owned(), ratio: None, e2e_rate: None, p99: None, otp: None };
     let root = cfg.work_dir.join(backend);
 
     // ---- Phase 1: health vs enqueue, on a fresh database without phones.
-    say(format!("{backend}: phase 1 (health vs enqueue), {} connections", cfg.connections));
-    {
+    if cfg.phases.contains(&1) {
+        say(format!("{backend}: phase 1 (health vs enqueue), {} connections", cfg.connections));
         let dir = root.join("enqueue");
         let db = Database::new(cfg, backend, "enq", &dir)?;
         let key = create_account(cfg, &db, "bench-enqueue")?;
@@ -1224,6 +1249,9 @@ async fn run_backend(cfg: &Config, backend: &str, md: &mut String) -> R<Summary>
     }
 
     // ---- Phases 2 and 3: a fresh database, phones paired and running.
+    if !(cfg.phases.contains(&2) || cfg.phases.contains(&3)) {
+        return Ok(sum);
+    }
     say(format!("{backend}: pairing {} phones", cfg.devices));
     let dir = root.join("e2e");
     let db = Database::new(cfg, backend, "e2e", &dir)?;
@@ -1383,6 +1411,182 @@ async fn run_backend(cfg: &Config, backend: &str, md: &mut String) -> R<Summary>
     Ok(sum)
 }
 
+// ---------------------------------------------------------------------------------------------
+// Phase 4: OTP send rate and verify latency.
+
+/// `+92 3xx xxxxxxx` numbers, a new one per send: the per-number limit (one code per number
+/// and purpose every 30 s) must not be what is measured.
+fn otp_send_body(n: u64) -> String {
+    format!(r#"{{"to":"+9230{:08}","purpose":"login"}}"#, n % 100_000_000)
+}
+
+/// A seven-digit guess never matches a six-digit code: every verification is a counted wrong
+/// attempt, which runs the same lookup, HMAC and conditional UPDATE as a right one. Each OTP
+/// gets at most 4 guesses, so none is spent and every attempt reaches that UPDATE.
+fn otp_verify_body(ids: &[String], n: u64) -> Option<String> {
+    let len = ids.len() as u64;
+    if len == 0 || n / len >= 4 {
+        return None;
+    }
+    let id = &ids[(n % len) as usize];
+    Some(format!(r#"{{"otp_id":"{id}","code":"0000000"}}"#))
+}
+
+struct OtpLoop {
+    tally: Tally,
+    rate: f64,
+    cpu: CpuUse,
+    load: String,
+    /// `otp_id`s of successful sends.
+    ids: Vec<String>,
+}
+
+/// Closed loop like phase 1, on `POST /v1/otp/send` (`ids` empty) or `/v1/otp/verify`.
+async fn otp_loop(cfg: &Config, server: &Server, key: &str, ids: Arc<Vec<String>>) -> OtpLoop {
+    let verifying = !ids.is_empty();
+    let url = format!("{}/v1/otp/{}", server.url, if verifying { "verify" } else { "send" });
+    let load = loadavg();
+    let start = Instant::now();
+    let measure_from = start + Duration::from_secs_f64(cfg.warmup);
+    let end = measure_from + Duration::from_secs_f64(cfg.otp_secs);
+    let counter = Arc::new(AtomicU64::new(0));
+    let mut handles = Vec::new();
+    for _ in 0..cfg.connections {
+        let (url, key, counter, ids) = (url.clone(), key.to_owned(), counter.clone(), ids.clone());
+        handles.push(tokio::spawn(async move {
+            let c = client(1);
+            let mut t = Tally::default();
+            let mut got = Vec::new();
+            loop {
+                let s = Instant::now();
+                if s >= end {
+                    break;
+                }
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                let body = if verifying {
+                    match otp_verify_body(&ids, n) {
+                        Some(b) => b,
+                        None => break,
+                    }
+                } else {
+                    otp_send_body(n)
+                };
+                let sent = c.post(&url).header("content-type", "application/json").body(body).bearer_auth(&key).send().await;
+                let outcome = match sent {
+                    Ok(r) => {
+                        let st = r.status().as_u16();
+                        r.bytes().await.map(|b| (st, b))
+                    }
+                    Err(e) => Err(e),
+                };
+                let f = Instant::now();
+                let measured = f >= measure_from && f <= end;
+                let key = match &outcome {
+                    Ok((st, b)) => {
+                        if (*st >= 500 || *st == 429) && t.sample_error.is_none() {
+                            t.sample_error = Some(format!("{st}: {}", String::from_utf8_lossy(b)));
+                        }
+                        st.to_string()
+                    }
+                    Err(e) => {
+                        if t.sample_error.is_none() {
+                            t.sample_error = Some(e.to_string());
+                        }
+                        err_kind(e)
+                    }
+                };
+                let good = matches!(&outcome, Ok((st, _)) if (200..300).contains(st));
+                if good && !verifying
+                    && let Ok((_, b)) = &outcome
+                    && let Some(id) = serde_json::from_slice::<Value>(b).ok().and_then(|v| v["otp_id"].as_str().map(str::to_owned))
+                {
+                    got.push(id);
+                }
+                if measured {
+                    *t.statuses.entry(key).or_default() += 1;
+                    if good {
+                        t.ok += 1;
+                        t.lat_us.push(f.duration_since(s).as_micros().min(u32::MAX as u128) as u32);
+                    }
+                } else if !good {
+                    *t.warmup_problems.entry(key).or_default() += 1;
+                }
+                if outcome.is_err() {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+            (t, got)
+        }));
+    }
+    tokio::time::sleep_until(measure_from.into()).await;
+    let a = snap(Some(server.pid), &[]);
+    tokio::time::sleep_until(end.into()).await;
+    let b = snap(Some(server.pid), &[]);
+    let mut tally = Tally::default();
+    let mut all = Vec::new();
+    for h in handles {
+        if let Ok((t, got)) = h.await {
+            tally.merge(t);
+            all.extend(got);
+        }
+    }
+    tally.lat_us.sort_unstable();
+    let rate = tally.ok as f64 / cfg.otp_secs;
+    OtpLoop { tally, rate, cpu: cpu_use(&a, &b), load, ids: all }
+}
+
+/// Fresh database, no phone (the codes' SMS wait in the queue, as in phase 1): OTP sends for
+/// `--otp-secs`, then verification attempts on the codes just sent.
+async fn otp_phase(cfg: &Config, backend: &str, md: &mut String, sum: &mut Summary) -> R<()> {
+    say(format!("{backend}: phase 4 (OTP send and verify), {} connections", cfg.connections));
+    let dir = cfg.work_dir.join(backend).join("otp");
+    let db = Database::new(cfg, backend, "otp", &dir)?;
+    let key = create_account(cfg, &db, "bench-otp")?;
+    let mut server = Server::start(cfg, &db, &dir)?;
+    let sends = otp_loop(cfg, &server, &key, Arc::new(Vec::new())).await;
+    say(format!("{backend}: OTP sends {:.0}/s", sends.rate));
+    let ids = Arc::new(sends.ids.clone());
+    let verifies = if ids.is_empty() {
+        None
+    } else {
+        let v = otp_loop(cfg, &server, &key, ids.clone()).await;
+        say(format!("{backend}: OTP verifications {:.0}/s", v.rate));
+        Some(v)
+    };
+    let crashed = server.exited();
+    let (warn, error, samples) = server.log_summary();
+    let stopped = server.stop();
+    let _ = writeln!(md, "#### 4. OTP send and verify ({} keep-alive connections, {} s warm-up + {} s measured each, fresh database, no phone paired)\n", cfg.connections, cfg.warmup, cfg.otp_secs);
+    let _ = writeln!(md, "| Endpoint | req/s | responses by status (measured window) | p50 | p90 | p99 | max |");
+    let _ = writeln!(md, "| --- | ---: | --- | ---: | ---: | ---: | ---: |");
+    let mut rows = vec![("`POST /v1/otp/send` (a new number each)", &sends)];
+    if let Some(v) = &verifies {
+        rows.push(("`POST /v1/otp/verify` (wrong code, ≤ 4 per OTP)", v));
+    }
+    for (name, r) in &rows {
+        let l = &r.tally.lat_us;
+        let _ = writeln!(md, "| {name} | {} | {} | {} | {} | {} | {} |", thousands(r.rate), r.tally.status_line(), ms(pct(l, 0.5)), ms(pct(l, 0.9)), ms(pct(l, 0.99)), ms(pct(l, 1.0)));
+    }
+    let _ = writeln!(md, "\n- {} codes stored; each verification guesses seven digits against a six-digit code, so every 200 is a counted wrong attempt (`failed`, `wrong_code`).", thousands(sends.ids.len() as f64));
+    for (name, r) in &rows {
+        let _ = writeln!(md, "- {name}: {}; {}", cpu_line(&r.cpu), busy_note(&r.load));
+        if let Some(e) = &r.tally.sample_error {
+            let _ = writeln!(md, "  - first error seen: `{}`", e.replace('`', "'").chars().take(300).collect::<String>());
+        }
+    }
+    let _ = writeln!(md, "- server: {stopped}{}; log: {warn} WARN, {error} ERROR lines", crashed.map(|c| format!(", **exited during the run ({c})**")).unwrap_or_default());
+    for s in samples {
+        let _ = writeln!(md, "  - `{}`", s.replace('`', "'"));
+    }
+    let _ = writeln!(md);
+    if let Some(v) = &verifies {
+        let l = &v.tally.lat_us;
+        sum.otp = Some((sends.rate, pct(&sends.tally.lat_us, 0.99), v.rate, pct(l, 0.5), pct(l, 0.99)));
+    }
+    drop(db);
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() {
     let cfg = match parse_args() {
@@ -1427,6 +1631,10 @@ async fn main() {
         }
         if let Some((p99, p50)) = s.p99 {
             let _ = writeln!(out, "| {b} | dispatch latency at {:.0} msg/s | p50 {}, p99 {} | p99 < 20 ms | {} |", cfg.rate, ms(p50), ms(p99), verdict(p99 < 20.0));
+        }
+        if let Some((sends, send_p99, verifies, verify_p50, verify_p99)) = s.otp {
+            let _ = writeln!(out, "| {b} | OTP sends ({} connections) | {} sends/s, p99 {} | recorded | — |", cfg.connections, thousands(sends), ms(send_p99));
+            let _ = writeln!(out, "| {b} | OTP verify latency | {} verifications/s; p50 {}, p99 {} | recorded | — |", thousands(verifies), ms(verify_p50), ms(verify_p99));
         }
     }
     let _ = writeln!(

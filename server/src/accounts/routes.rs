@@ -89,5 +89,6 @@ pub async fn update_account(
             })
         })
         .await?;
+    state.key_cache.forget_account(&account.id);
     Ok(web::Json(AccountResponse { ok: true, account: account.view() }))
 }

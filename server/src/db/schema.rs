@@ -89,6 +89,7 @@ diesel::table! {
         delivered_at -> Nullable<Timestamp>,
         finished_at -> Nullable<Timestamp>,
         updated_at -> Timestamp,
+        redacted_body -> Nullable<Text>,
     }
 }
 
@@ -113,9 +114,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    otps (id) {
+        id -> Text,
+        account_id -> Text,
+        to_number -> Text,
+        purpose -> Text,
+        locale -> Text,
+        code_hash -> Text,
+        code_length -> SmallInt,
+        status -> Text,
+        attempts -> Integer,
+        max_attempts -> Integer,
+        message_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        verified_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(api_keys -> accounts (account_id));
 diesel::joinable!(devices -> accounts (account_id));
 diesel::joinable!(message_events -> messages (message_id));
+diesel::joinable!(otps -> messages (message_id));
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     api_keys,
@@ -123,5 +145,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     pairing_codes,
     messages,
     message_events,
-    idempotency_keys
+    idempotency_keys,
+    otps
 );

@@ -19,7 +19,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{accounts, devices, health, ids, keys, link, messages, queue};
+use crate::{accounts, devices, health, ids, keys, link, messages, otp, queue};
 use routes_table::RouteTable;
 
 pub const TRACE_HEADER: HeaderName = HeaderName::from_static("x-trace-id");
@@ -37,6 +37,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(messages::routes::list_messages)
         .service(messages::routes::get_message)
         .service(messages::routes::cancel_message)
+        .service(otp::routes::send_otp)
+        .service(otp::routes::verify_otp)
+        .service(otp::routes::get_otp)
         .service(queue::get_queue)
         .service(queue::pause)
         .service(queue::resume)
@@ -78,10 +81,17 @@ pub fn app(
         InitError = (),
     >,
 > {
+    let test_clock = state.test_clock;
     App::new()
         .into_utoipa_app()
         .configure(routes)
         .into_app()
+        // Hidden, and absent unless `serve --unsafe-test-clock`: not part of the API.
+        .configure(|cfg| {
+            if test_clock {
+                otp::test_clock::configure(cfg);
+            }
+        })
         .app_data(state)
         .app_data(table)
         .app_data(web::PathConfig::default().error_handler(|e, _| {

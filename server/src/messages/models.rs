@@ -99,6 +99,9 @@ pub struct Message {
     pub delivered_at: Option<NaiveDateTime>,
     pub finished_at: Option<NaiveDateTime>,
     pub updated_at: NaiveDateTime,
+    /// The text with secrets masked (an OTP's code): what the API shows, and what `body`
+    /// becomes once a phone holds the message. `None` for ordinary messages.
+    pub redacted_body: Option<String>,
 }
 
 impl Message {
@@ -174,7 +177,7 @@ impl Message {
             request_id: self.id.clone(),
             status: self.status(),
             to: self.to_number.clone(),
-            message: self.body.clone(),
+            message: self.redacted_body.clone().unwrap_or_else(|| self.body.clone()),
             device_id: self.device_id.clone(),
             device_name,
             sim: self.sim,

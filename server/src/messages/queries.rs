@@ -11,6 +11,13 @@ use crate::db::{DbConnection, write_transaction};
 use crate::ids::{IdKind, new_id};
 use crate::time;
 
+/// `SET body = …`: the text with its secret masked where it has one (an OTP's code), else as is.
+/// Applied when a phone acknowledges a message or it ends without one: from then on the server
+/// never needs the secret again, so it is not kept.
+fn scrubbed_body() -> diesel::expression::SqlLiteral<diesel::sql_types::Text> {
+    diesel::dsl::sql::<diesel::sql_types::Text>("COALESCE(redacted_body, body)")
+}
+
 pub fn event(message_id: &str, status: Status, detail: Option<String>, at: NaiveDateTime) -> Event {
     Event {
         id: new_id(IdKind::Event),
@@ -150,7 +157,7 @@ pub fn acknowledge(conn: &mut DbConnection, device_id: &str, id: &str) -> QueryR
         .filter(messages::device_id.eq(device_id))
         .filter(messages::status.eq(Status::Dispatched.as_str()))
         .filter(messages::acked_at.is_null())
-        .set((messages::acked_at.eq(now), messages::updated_at.eq(now)))
+        .set((messages::acked_at.eq(now), messages::body.eq(scrubbed_body()), messages::updated_at.eq(now)))
         .execute(conn)?;
     if updated == 1 {
         return Ok(true);
@@ -267,7 +274,8 @@ pub enum Canceled {
     NotFound,
 }
 
-pub fn cancel(conn: &mut DbConnection, account_id: &str, id: &str) -> QueryResult<Canceled> {
+/// Cancels a message no phone has acknowledged; `why` goes into its `canceled` event.
+pub fn cancel(conn: &mut DbConnection, account_id: &str, id: &str, why: &str) -> QueryResult<Canceled> {
     write_transaction(conn, |conn| {
         let now = time::now();
         let Some(m) = messages::table
@@ -287,6 +295,7 @@ pub fn cancel(conn: &mut DbConnection, account_id: &str, id: &str) -> QueryResul
             )
             .set((
                 messages::status.eq(Status::Canceled.as_str()),
+                messages::body.eq(scrubbed_body()),
                 messages::finished_at.eq(now),
                 messages::updated_at.eq(now),
             ))
@@ -295,7 +304,7 @@ pub fn cancel(conn: &mut DbConnection, account_id: &str, id: &str) -> QueryResul
             let current = messages::table.find(id).select(messages::status).first::<String>(conn)?;
             return Ok(Canceled::TooLate(Status::parse(&current).unwrap_or(m.status())));
         }
-        add_events(conn, &[event(id, Status::Canceled, Some("canceled by the API".into()), now)])?;
+        add_events(conn, &[event(id, Status::Canceled, Some(why.to_owned()), now)])?;
         Ok(Canceled::Done(if m.status() == Status::Dispatched { m.device_id } else { None }))
     })
 }
@@ -325,6 +334,7 @@ pub fn expire_due(conn: &mut DbConnection) -> QueryResult<Vec<(String, Option<St
                 messages::status.eq(Status::Expired.as_str()),
                 messages::failure_code.eq(relay_protocol::failure::EXPIRED),
                 messages::failure_reason.eq(relay_protocol::failure::reason(relay_protocol::failure::EXPIRED)),
+                messages::body.eq(scrubbed_body()),
                 messages::finished_at.eq(now),
                 messages::updated_at.eq(now),
             ))

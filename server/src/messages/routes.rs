@@ -124,6 +124,7 @@ fn build(account: &Account, req: &SendRequest) -> Result<Message, ApiError> {
         delivered_at: None,
         finished_at: None,
         updated_at: now,
+        redacted_body: None,
     })
 }
 
@@ -143,7 +144,7 @@ pub fn check_queue_open(conn: &mut DbConnection, account: &Account) -> Result<()
     Ok(())
 }
 
-fn check_device(conn: &mut DbConnection, account: &Account, device_id: &str) -> Result<(), ApiError> {
+pub fn check_device(conn: &mut DbConnection, account: &Account, device_id: &str) -> Result<(), ApiError> {
     match devices::find_for_account(conn, &account.id, device_id)? {
         Some(d) if d.enabled => Ok(()),
         Some(_) => Err(ApiError::InvalidDevice(format!("The device {device_id} is disabled."))),
@@ -445,7 +446,8 @@ pub async fn cancel_message(
 ) -> Result<web::Json<MessageView>, ApiError> {
     let (account_id, id) = (caller.account.id, path.into_inner());
     let (a, i) = (account_id.clone(), id.clone());
-    let outcome = state.db.run(move |conn| queries::cancel(conn, &a, &i).map_err(ApiError::from)).await?;
+    let outcome =
+        state.db.run(move |conn| queries::cancel(conn, &a, &i, "canceled by the API").map_err(ApiError::from)).await?;
     match outcome {
         Canceled::NotFound => {
             return Err(ApiError::NotFound("This account has no message with that request id.".into()));

@@ -10,6 +10,7 @@ mod demo;
 mod errors;
 mod messages;
 mod openapi;
+mod otp;
 mod phone;
 mod shutdown;
 mod tls;

@@ -279,6 +279,8 @@ fn spawn_server(
         .args(["serve", "--bind", bind, "--json", "--database", database_url])
         .args(extra)
         .env("RELAY_LOG", "info")
+        // Server files (the OTP secret) go to the test's folder; an explicit --data-dir wins.
+        .env("RELAY_DATA_DIR", dir)
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()

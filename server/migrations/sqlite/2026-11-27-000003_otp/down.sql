@@ -1,0 +1,2 @@
+ALTER TABLE messages DROP COLUMN redacted_body;
+DROP TABLE otps;

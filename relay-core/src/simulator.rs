@@ -13,7 +13,8 @@ use sha2::{Digest, Sha256};
 use crate::{DeviceHealth, HealthProbe, OutgoingSms, SmsTransport, StatusSink, TransportResult};
 
 /// What happens to each message the simulated phone sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Outcome {
     Delivered,
     Failed,

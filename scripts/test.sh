@@ -2,7 +2,7 @@
 # The whole test suite: formatting, lints, and every test of every crate.
 #
 # Suites that need something this machine may lack (PostgreSQL, the OpenAPI validator from
-# PyPI) are skipped LOUDLY when it is missing. With RELAY_REQUIRE_ALL=1 (CI sets it) a missing
+# PyPI, kotlinc/JNA/java for the Kotlin bindings) are skipped LOUDLY when it is missing. With RELAY_REQUIRE_ALL=1 (CI sets it) a missing
 # prerequisite is a failure instead: CI always runs everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +55,19 @@ if ! command -v curl >/dev/null 2>&1; then
     skip "TLS end-to-end" 'test(a_phone_pins_the_self_signed_certificate_from_the_qr_payload)' "curl is not installed"
 fi
 
+# The Kotlin bindings on the host JVM: kotlinc from scripts/kotlin-tools.sh, JNA from Debian.
+KOTLINC="${RELAY_KOTLINC:-$PWD/.tools/kotlin/package/bin/kotlinc}"
+JNA_JAR="${RELAY_JNA_JAR:-/usr/share/java/jna.jar}"
+if [ ! -x "$KOTLINC" ]; then
+    skip "Kotlin host-JVM" 'test(the_kotlin_bindings_work_on_the_host_jvm)' "no kotlinc at $KOTLINC (run scripts/kotlin-tools.sh)"
+elif [ ! -f "$JNA_JAR" ]; then
+    skip "Kotlin host-JVM" 'test(the_kotlin_bindings_work_on_the_host_jvm)' "no JNA jar at $JNA_JAR (apt-get install libjna-java)"
+elif ! command -v java >/dev/null 2>&1; then
+    skip "Kotlin host-JVM" 'test(the_kotlin_bindings_work_on_the_host_jvm)' "java is not installed"
+else
+    export RELAY_KOTLINC="$KOTLINC" RELAY_JNA_JAR="$JNA_JAR"
+fi
+
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
     EXPR="all()"
@@ -66,6 +79,7 @@ else
         case "$f" in
             *postgres*) SKIP_ARGS+=(--skip ::postgres) ;;
             *a_phone_pins*) SKIP_ARGS+=(--skip a_phone_pins_the_self_signed_certificate_from_the_qr_payload) ;;
+            *kotlin*) SKIP_ARGS+=(--skip the_kotlin_bindings_work_on_the_host_jvm) ;;
             *) SKIP_ARGS+=(--skip the_document_is_valid_openapi_3_1) ;;
         esac
     done

@@ -10,9 +10,9 @@ use tokio::task::JoinHandle;
 use url::Url;
 
 use crate::error::RelayError;
-use crate::events::{Events, RelayListener};
+use crate::events::{ConnectionState, Events, LastState, RelayListener};
 use crate::health::HealthProbe;
-use crate::pairing::{self, Credentials, DeviceInfo};
+use crate::pairing::{self, Credentials, DeviceInfo, PairingTarget};
 use crate::shared::Shared;
 use crate::store::Store;
 use crate::transport::{SinkShared, SmsTransport};
@@ -23,6 +23,7 @@ const KEEP_FINISHED_MS: i64 = 2 * crate::pacing::DAY_MS;
 
 /// Tunables. The defaults suit a phone; tests shorten the timers.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ClientOptions {
     /// WebSocket URLs to try in turn. Empty: the `connect_url` from pairing.
     pub connect_urls: Vec<String>,
@@ -50,11 +51,30 @@ impl Default for ClientOptions {
     }
 }
 
+/// What the agent is doing now, for a status screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct ClientStatus {
+    /// Credentials are stored (the device id and name are those the server gave).
+    pub paired: bool,
+    pub device_id: Option<String>,
+    pub device_name: Option<String>,
+    pub server_url: Option<String>,
+    /// `start` was called and the agent has not been stopped since.
+    pub running: bool,
+    /// The link's newest state (`Stopped` before the first start).
+    pub connection: ConnectionState,
+    /// Messages held and not finished.
+    pub queue_depth: u32,
+}
+
 /// One phone's agent over one data directory.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Object))]
 pub struct RelayClient {
     data_dir: PathBuf,
     store: Arc<Store>,
     running: Arc<AtomicBool>,
+    connection: LastState,
 }
 
 impl std::fmt::Debug for RelayClient {
@@ -63,12 +83,19 @@ impl std::fmt::Debug for RelayClient {
     }
 }
 
+#[cfg_attr(feature = "uniffi", uniffi::export(async_runtime = "tokio"))]
 impl RelayClient {
     /// Opens (creating if needed) the agent's store in `data_dir`.
+    #[cfg_attr(feature = "uniffi", uniffi::constructor)]
     pub fn open(data_dir: String) -> Result<Arc<Self>, RelayError> {
         let data_dir = PathBuf::from(data_dir);
         let store = Arc::new(Store::open_dir(&data_dir)?);
-        Ok(Arc::new(RelayClient { data_dir, store, running: Arc::new(AtomicBool::new(false)) }))
+        Ok(Arc::new(RelayClient {
+            data_dir,
+            store,
+            running: Arc::new(AtomicBool::new(false)),
+            connection: Arc::new(std::sync::Mutex::new(ConnectionState::Stopped)),
+        }))
     }
 
     /// Pairs with the server in the QR payload and stores the credentials.
@@ -80,9 +107,19 @@ impl RelayClient {
         Ok(self.store.credentials()?)
     }
 
-    /// The store, for hosts that show the queue (and for tests).
-    pub fn store(&self) -> Arc<Store> {
-        self.store.clone()
+    /// Pairing state, whether the agent runs, the link's state and the queue depth.
+    pub fn status(&self) -> Result<ClientStatus, RelayError> {
+        let credentials = self.store.credentials()?;
+        let connection = self.connection.lock().map(|c| c.clone()).unwrap_or(ConnectionState::Stopped);
+        Ok(ClientStatus {
+            paired: credentials.is_some(),
+            device_id: credentials.as_ref().map(|c| c.device_id.clone()),
+            device_name: credentials.as_ref().map(|c| c.device_name.clone()),
+            server_url: credentials.map(|c| c.server_url),
+            running: self.running.load(Ordering::SeqCst),
+            connection,
+            queue_depth: self.store.queue_depth()?,
+        })
     }
 
     /// Starts the link and the dispatcher. Inside a tokio runtime they run on it; otherwise
@@ -103,7 +140,7 @@ impl RelayClient {
         if let Err(e) = self.store.prune_finished(crate::clock::now_ms() - KEEP_FINISHED_MS) {
             tracing::warn!(error = %e, "could not prune finished messages");
         }
-        let events = Events::new(listener);
+        let events = Events::new(listener, self.connection.clone());
         let pacing = self.store.pacing().ok().flatten().unwrap_or_default();
         let shared = Arc::new(Shared {
             store: self.store.clone(),
@@ -128,7 +165,7 @@ impl RelayClient {
                     .enable_all()
                     .thread_name("relay-agent")
                     .build()
-                    .map_err(|e| RelayError::Config { message: format!("cannot start a runtime: {e}") })?;
+                    .map_err(|e| RelayError::Config { detail: format!("cannot start a runtime: {e}") })?;
                 let handle = runtime.handle().clone();
                 (Some(runtime), handle)
             }
@@ -148,6 +185,18 @@ impl RelayClient {
     }
 }
 
+impl RelayClient {
+    /// The store, for hosts that show the queue (and for tests).
+    pub fn store(&self) -> Arc<Store> {
+        self.store.clone()
+    }
+}
+
+/// Reads a pairing QR payload without contacting its server.
+pub fn inspect_pairing_payload(payload: &str) -> Result<PairingTarget, RelayError> {
+    Ok(pairing::inspect(payload).map_err(pairing::PairError::from)?)
+}
+
 /// The WebSocket URLs to try, `http(s)` spelled as `ws(s)`.
 fn connect_urls(credentials: &Credentials, options: &ClientOptions) -> Result<Vec<Url>, RelayError> {
     let given = if options.connect_urls.is_empty() {
@@ -158,7 +207,7 @@ fn connect_urls(credentials: &Credentials, options: &ClientOptions) -> Result<Ve
     given
         .iter()
         .map(|text| {
-            let bad = || RelayError::Config { message: format!("not a WebSocket URL: {text}") };
+            let bad = || RelayError::Config { detail: format!("not a WebSocket URL: {text}") };
             let mut url = Url::parse(text).map_err(|_| bad())?;
             let scheme = match url.scheme() {
                 "http" | "ws" => "ws",
@@ -172,6 +221,7 @@ fn connect_urls(credentials: &Credentials, options: &ClientOptions) -> Result<Ve
 }
 
 /// A running agent.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Object))]
 pub struct RelayHandle {
     stop_tx: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -185,6 +235,7 @@ impl std::fmt::Debug for RelayHandle {
     }
 }
 
+#[cfg_attr(feature = "uniffi", uniffi::export(async_runtime = "tokio"))]
 impl RelayHandle {
     /// Stops the agent and waits until its tasks have finished (the link closes politely).
     pub async fn stop(&self) {
@@ -218,7 +269,9 @@ impl RelayHandle {
     pub fn is_stopped(&self) -> bool {
         *self.stop_tx.borrow()
     }
+}
 
+impl RelayHandle {
     fn take_tasks(&self) -> Vec<JoinHandle<()>> {
         self.tasks.lock().map(|mut t| std::mem::take(&mut *t)).unwrap_or_default()
     }

@@ -24,6 +24,7 @@ const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
 /// What the phone tells the server about itself when pairing.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct DeviceInfo {
     pub name: String,
     pub model: Option<String>,
@@ -33,6 +34,7 @@ pub struct DeviceInfo {
 
 /// Everything the phone needs to connect, kept in the store.
 #[derive(Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Credentials {
     pub server_url: String,
     pub device_id: String,
@@ -55,6 +57,22 @@ impl std::fmt::Debug for Credentials {
             .field("fingerprint", &self.fingerprint)
             .finish()
     }
+}
+
+/// What a pairing QR payload names, read without contacting the server (for a confirmation
+/// screen: "pair with sms.example.com?").
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct PairingTarget {
+    pub server_url: String,
+    /// The payload pins the server's certificate.
+    pub pinned: bool,
+}
+
+/// Reads a pairing payload without pairing.
+pub fn inspect(payload_text: &str) -> Result<PairingTarget, PayloadError> {
+    let payload = PairingPayload::parse(payload_text)?;
+    Ok(PairingTarget { server_url: payload.server_url, pinned: payload.fingerprint.is_some() })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -182,6 +200,14 @@ mod tests {
             read_pair_answer(StatusCode::BAD_GATEWAY, b"<html>"),
             Err(PairError::UnexpectedStatus { status: 502 })
         ));
+    }
+
+    #[test]
+    fn inspecting_a_payload_names_the_server_and_the_pin() {
+        let fp = "ab".repeat(32);
+        let target = inspect(&format!("relay://pair?server=https%3A%2F%2Fsms.example.com&code=K7D2&fp={fp}")).unwrap();
+        assert_eq!(target, PairingTarget { server_url: "https://sms.example.com".into(), pinned: true });
+        assert_eq!(inspect("https://example.com").unwrap_err(), PayloadError::NotAPairingUri);
     }
 
     #[test]

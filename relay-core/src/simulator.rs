@@ -17,7 +17,8 @@ use crate::{DeviceHealth, HealthProbe, OutgoingSms, SmsTransport, StatusSink, Tr
 pub const RADIO_JOURNAL: &str = "radio-journal.txt";
 
 /// What happens to each message the simulated phone sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Outcome {
     Delivered,
     Failed,

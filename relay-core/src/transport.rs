@@ -13,6 +13,7 @@ use crate::store::Store;
 
 /// A message the transport must send now.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct OutgoingSms {
     pub request_id: String,
     /// E.164 number.
@@ -26,6 +27,7 @@ pub struct OutgoingSms {
 
 /// An outcome the transport observed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum TransportResult {
     /// Every part was handed to the network.
     Sent,
@@ -36,7 +38,9 @@ pub enum TransportResult {
 }
 
 /// What actually sends SMS. Implementations must return from `send` quickly and report
-/// through the sink later; they are called from the agent's async tasks.
+/// through the sink later; they are called from the agent's async tasks. Across the FFI the
+/// app implements it (Kotlin over `SmsManager`).
+#[cfg_attr(feature = "uniffi", uniffi::export(with_foreign))]
 pub trait SmsTransport: Send + Sync {
     /// Sends the message once. Every outcome goes to `sink`, from any thread, at any time.
     fn send(&self, sms: OutgoingSms, sink: Arc<StatusSink>);
@@ -49,6 +53,7 @@ pub trait SmsTransport: Send + Sync {
 
 /// Where a transport reports the outcomes of one message. Each report is stored durably in
 /// the outbox before it goes to the server, so it survives a dropped link or a crash.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Object))]
 pub struct StatusSink {
     request_id: String,
     shared: Arc<SinkShared>,
@@ -72,7 +77,10 @@ impl StatusSink {
     pub(crate) fn new(request_id: String, shared: Arc<SinkShared>) -> Arc<Self> {
         Arc::new(StatusSink { request_id, shared })
     }
+}
 
+#[cfg_attr(feature = "uniffi", uniffi::export)]
+impl StatusSink {
     pub fn request_id(&self) -> String {
         self.request_id.clone()
     }

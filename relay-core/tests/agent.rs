@@ -380,7 +380,7 @@ async fn pairing_refusals_carry_the_servers_code_and_message() {
         RelayError::PairingRefused {
             status: 401,
             code: "unauthorized".into(),
-            message: "The code is not valid.".into()
+            detail: "The code is not valid.".into()
         }
     );
     assert_eq!(client.credentials().unwrap(), None);

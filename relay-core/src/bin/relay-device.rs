@@ -113,7 +113,7 @@ async fn run(
     let transport = SimTransport::new(outcome, latency, sent_box, tokio::runtime::Handle::current())
         .with_journal(&data_dir.join(RADIO_JOURNAL))
         .map_err(|e| RelayError::Storage {
-            message: format!("cannot open the radio journal in {}: {e}", data_dir.display()),
+            detail: format!("cannot open the radio journal in {}: {e}", data_dir.display()),
         })?;
     let transport = Arc::new(transport);
     let options = ClientOptions { connect_urls, ..ClientOptions::default() };

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::models::{Account, NewAccount};
 use crate::db::schema::accounts;
-use crate::db::{DbConnection, is_unique_violation};
+use crate::db::{DbConnection, is_unique_violation, write_transaction};
 use crate::ids::{IdKind, new_id};
 use crate::keys::{self, CreatedKey};
 use crate::time;
@@ -29,7 +29,7 @@ pub struct CreateAccount<'a> {
 
 /// Creates the account and its first API key in one transaction.
 pub fn create(conn: &mut DbConnection, req: &CreateAccount<'_>) -> Result<(Account, CreatedKey), AccountError> {
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         let now = time::now();
         let id = new_id(IdKind::Account);
         let row = NewAccount {
@@ -65,7 +65,7 @@ pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<Account>> {
 
 /// Extends the subscription by `days`, counted from now if it has already run out.
 pub fn renew(conn: &mut DbConnection, id: &str, days: i64) -> Result<Account, AccountError> {
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         let account = get(conn, id)?;
         let now = time::now();
         let from = account.expires_at.max(now);

@@ -235,9 +235,10 @@ fn sqlite_path(url: &str) -> Result<String, StoreError> {
 /// a deferred transaction that reads and then writes fails at once with `database is locked`
 /// (the busy timeout does not apply) whenever another connection committed in between, which
 /// under a steady stream of sends and phone reports is all the time.
-pub fn write_transaction<T, F>(conn: &mut DbConnection, f: F) -> QueryResult<T>
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
 where
-    F: FnOnce(&mut DbConnection) -> QueryResult<T>,
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
 {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
     let DbConnection::Sqlite(sqlite) = conn else { return conn.transaction(f) };
@@ -253,7 +254,7 @@ where
         }
         Err(e) => match <DbConnection as Connection>::TransactionManager::rollback_transaction(conn) {
             Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(e),
-            Err(rollback) => Err(rollback),
+            Err(rollback) => Err(rollback.into()),
         },
     }
 }

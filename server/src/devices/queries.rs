@@ -3,8 +3,8 @@ use diesel::dsl::count_star;
 use diesel::prelude::*;
 
 use super::models::Device;
-use crate::db::DbConnection;
 use crate::db::schema::{accounts, devices, messages, pairing_codes};
+use crate::db::{DbConnection, write_transaction};
 use crate::ids::{IdKind, new_id};
 use crate::time;
 
@@ -84,7 +84,7 @@ pub struct NewDevice<'a> {
 
 /// Spends the code and creates the device in one transaction: a code pairs one device, once.
 pub fn pair(conn: &mut DbConnection, code_hash: &str, device: &NewDevice<'_>) -> Result<Device, PairError> {
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         let now = time::now();
         let spent = diesel::update(pairing_codes::table.find(code_hash))
             .filter(pairing_codes::used_at.is_null())

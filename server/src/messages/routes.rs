@@ -8,7 +8,7 @@ use super::queries::{self, Canceled, ListFilter};
 use super::text::{self, Encoding};
 use crate::auth::{self, Caller, SendCaller};
 use crate::db::schema::idempotency_keys;
-use crate::db::{DbConnection, is_unique_violation};
+use crate::db::{DbConnection, is_unique_violation, write_transaction};
 use crate::devices::queries as devices;
 use crate::error::ApiError;
 use crate::http::json::ApiJson;
@@ -295,7 +295,7 @@ fn store(
     response: &QueuedResponse,
 ) -> diesel::QueryResult<()> {
     use diesel::prelude::*;
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         if let Some(key) = idem {
             diesel::insert_into(idempotency_keys::table)
                 .values((

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
 use crate::accounts::{Account, AccountStatus};
 use crate::db::DbConnection;
@@ -91,9 +91,12 @@ fn require_subscription(caller: Caller) -> Result<Sender, ApiError> {
     Ok(Sender(caller))
 }
 
-/// Takes a rate-limit token and notes the key's use.
-fn count_use(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
-    state.limits.check(&caller.account.plan, &caller.key_id)?;
+/// Takes a rate-limit token and notes the key's use. What is left of the allowance rides on
+/// the request, for the `RateLimit` headers of the answer.
+fn count_use(req: &HttpRequest, state: &AppState, caller: &Caller) -> Result<(), ApiError> {
+    if let Some(allowance) = state.limits.check(&caller.account.plan, &caller.key_id)? {
+        req.extensions_mut().insert(allowance);
+    }
     state.last_used.touch(&caller.key_id, time::now());
     Ok(())
 }
@@ -103,7 +106,7 @@ async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
     let hash = presented_hash(&req)?;
     let found = state.db.run(move |conn| queries::find_live_by_hash(conn, &hash).map_err(ApiError::from)).await?;
     let caller = admit(found)?;
-    count_use(&state, &caller)?;
+    count_use(&req, &state, &caller)?;
     Ok(caller)
 }
 
@@ -172,7 +175,7 @@ async fn authenticate_send(req: HttpRequest) -> Result<SendCaller, ApiError> {
         }
     };
     let caller = require_subscription(caller)?.0;
-    count_use(&state, &caller)?;
+    count_use(&req, &state, &caller)?;
     Ok(SendCaller { caller, key_hash })
 }
 

@@ -40,15 +40,43 @@ impl Default for RateLimits {
     }
 }
 
+/// What a caller has left after a request: sent back in the `RateLimit` headers of every
+/// authenticated answer, so clients can slow down before they meet a 429.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Allowance {
+    /// Requests allowed at once (the bucket's size).
+    pub limit: u32,
+    /// Requests still allowed at once.
+    pub remaining: u32,
+    /// Seconds until the bucket is full again.
+    pub reset_secs: u64,
+}
+
+impl Allowance {
+    /// `RateLimit-Policy` (the quota per one-second window) and `RateLimit` (the current state),
+    /// as the IETF draft "RateLimit header fields for HTTP" spells them.
+    pub fn headers(&self) -> [(&'static str, String); 2] {
+        [
+            ("ratelimit-policy", format!(r#""key";q={};w=1"#, self.limit)),
+            ("ratelimit", format!(r#""key";r={};t={}"#, self.remaining, self.reset_secs)),
+        ]
+    }
+}
+
 impl RateLimits {
     /// Takes one token for `key_id`, or says how long to wait.
-    pub fn check(&self, plan: &str, key_id: &str) -> Result<(), ApiError> {
+    pub fn check(&self, plan: &str, key_id: &str) -> Result<Option<Allowance>, ApiError> {
         let plan = plans::for_account(plan);
         let Some((limits, limiter)) = self.per_plan.get(plan.name) else {
-            return Ok(());
+            return Ok(None);
         };
         match limiter.check_key(&key_id.to_owned()) {
-            Ok(_) => Ok(()),
+            Ok(snapshot) => {
+                let remaining = snapshot.remaining_burst_capacity();
+                let used = limits.burst.saturating_sub(remaining);
+                let rate = limits.requests_per_second.max(1);
+                Ok(Some(Allowance { limit: limits.burst, remaining, reset_secs: u64::from(used.div_ceil(rate)) }))
+            }
             Err(not_until) => {
                 let wait = not_until.wait_time_from(self.clock.now());
                 let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);

@@ -10,7 +10,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
-use actix_web::{App, HttpRequest, HttpResponse, web};
+use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, web};
 use tracing::Instrument;
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
@@ -18,6 +18,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::ApiError;
+use crate::ratelimit::Allowance;
 use crate::state::AppState;
 use crate::{accounts, devices, health, ids, keys, link, messages, otp, queue};
 use routes_table::RouteTable;
@@ -160,6 +161,15 @@ async fn trace(
     });
     if let Ok(value) = HeaderValue::from_str(&trace_id) {
         res.headers_mut().insert(TRACE_HEADER, value);
+    }
+    let allowance = res.request().extensions().get::<Allowance>().copied();
+    if let Some(allowance) = allowance {
+        for (name, value) in allowance.headers() {
+            // A 429 already says how long to wait; keep its headers.
+            if let (false, Ok(value)) = (res.headers().contains_key(name), HeaderValue::from_str(&value)) {
+                res.headers_mut().insert(HeaderName::from_static(name), value);
+            }
+        }
     }
     Ok(res)
 }

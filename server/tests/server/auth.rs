@@ -146,6 +146,7 @@ fn a_key_over_its_plan_rate_is_rate_limited(backend: Backend) {
     let account = create_account(&db, "rate@example.com", "starter");
     let server = TestServer::start(&db);
     let mut limited = None;
+    let mut remaining = Vec::new();
     for _ in 0..60 {
         let reply = server.get("/v1/account", Some(&account.key));
         if reply.status == 429 {
@@ -153,7 +154,14 @@ fn a_key_over_its_plan_rate_is_rate_limited(backend: Backend) {
             break;
         }
         assert_eq!(reply.status, 200, "{}", reply.text);
+        // Every answer tells the client what is left, before it meets a 429.
+        assert_eq!(reply.header("ratelimit-policy"), Some(r#""key";q=20;w=1"#));
+        let state = reply.header("ratelimit").unwrap();
+        let r = state.split(';').find_map(|p| p.strip_prefix("r=")).unwrap().parse::<u32>().unwrap();
+        remaining.push(r);
     }
+    assert_eq!(remaining.first(), Some(&19), "the first request leaves 19 of 20: {remaining:?}");
+    assert!(remaining.windows(2).all(|w| w[1] <= w[0] + 1), "the allowance drains: {remaining:?}");
     let reply = limited.expect("60 back-to-back requests on a burst of 20 must be limited");
     reply.assert_error(429, "rate_limited");
     let retry_after: u64 = reply.header("retry-after").unwrap().parse().unwrap();

@@ -2,7 +2,7 @@
 # The whole test suite: formatting, lints, and every test of every crate.
 #
 # Suites that need something this machine may lack (PostgreSQL, the OpenAPI validator from
-# PyPI, kotlinc/JNA/java for the Kotlin bindings) are skipped LOUDLY when it is missing. With RELAY_REQUIRE_ALL=1 (CI sets it) a missing
+# PyPI, kotlinc/JNA/java for the Kotlin bindings, a JDK for the JNI glue) are skipped LOUDLY when it is missing. With RELAY_REQUIRE_ALL=1 (CI sets it) a missing
 # prerequisite is a failure instead: CI always runs everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,6 +68,11 @@ else
     export RELAY_KOTLINC="$KOTLINC" RELAY_JNA_JAR="$JNA_JAR"
 fi
 
+# The JNI glue on the host JVM (relay-android/tests/jni.rs): a JDK with javac and libjvm.
+if [ -z "${JAVA_HOME:-}" ] && ! command -v javac >/dev/null 2>&1; then
+    skip "JNI host-JVM" 'binary_id(relay-android::jni)' "no JDK: javac is not installed and JAVA_HOME is not set"
+fi
+
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
     EXPR="all()"
@@ -80,6 +85,8 @@ else
             *postgres*) SKIP_ARGS+=(--skip ::postgres) ;;
             *a_phone_pins*) SKIP_ARGS+=(--skip a_phone_pins_the_self_signed_certificate_from_the_qr_payload) ;;
             *kotlin*) SKIP_ARGS+=(--skip the_kotlin_bindings_work_on_the_host_jvm) ;;
+            # The JNI tests skip themselves loudly without a JDK.
+            *relay-android::jni*) ;;
             *) SKIP_ARGS+=(--skip the_document_is_valid_openapi_3_1) ;;
         esac
     done

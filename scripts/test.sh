@@ -2,7 +2,8 @@
 # The whole test suite: formatting, lints, and every test of every crate.
 #
 # Suites that need something this machine may lack (PostgreSQL, the OpenAPI validator from
-# PyPI, kotlinc/JNA/java for the Kotlin bindings, a JDK for the JNI glue) are skipped LOUDLY when it is missing. With RELAY_REQUIRE_ALL=1 (CI sets it) a missing
+# PyPI, kotlinc/JNA/java for the Kotlin bindings, a JDK for the JNI glue, the Android rustup
+# target and clang for scripts/check-android.sh) are skipped LOUDLY when it is missing. With RELAY_REQUIRE_ALL=1 (CI sets it) a missing
 # prerequisite is a failure instead: CI always runs everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,6 +73,9 @@ fi
 if [ -z "${JAVA_HOME:-}" ] && ! command -v javac >/dev/null 2>&1; then
     skip "JNI host-JVM" 'binary_id(relay-android::jni)' "no JDK: javac is not installed and JAVA_HOME is not set"
 fi
+
+echo "== Android checks without the SDK"
+scripts/check-android.sh
 
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then

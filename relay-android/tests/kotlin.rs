@@ -1,6 +1,9 @@
-//! The Kotlin bindings on the host JVM: builds the cdylib and `uniffi-bindgen`, writes the
-//! Kotlin bindings in library mode, compiles them with `tests/kotlin/RelayKotlinTest.kt`
-//! (kotlinc) and runs that on the JVM with JNA against the real `librelay_android.so`.
+//! The Kotlin bindings on the host JVM: builds the cdylib, `uniffi-bindgen` and `relay-server`,
+//! writes the Kotlin bindings in library mode, compiles them with
+//! `tests/kotlin/RelayKotlinTest.kt` (kotlinc) and runs that on the JVM with JNA against the
+//! real `librelay_android.so` and a real server: the Kotlin code pairs with the server's own
+//! pairing payload, receives a message queued through the API in a Kotlin `SmsTransport`,
+//! reports it sent and delivered, and the server's API is asked whether it is delivered.
 //!
 //! Tools: `RELAY_KOTLINC` (default `.tools/kotlin/package/bin/kotlinc`, from
 //! `scripts/kotlin-tools.sh`; its `lib/` supplies kotlin-stdlib and kotlinx-coroutines),
@@ -11,9 +14,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -81,14 +84,23 @@ fn run(cmd: &mut Command, what: &str) -> String {
     stdout
 }
 
-/// Builds the cdylib and uniffi-bindgen (one feature set, so both agree) and writes the
-/// Kotlin bindings into `out`. Returns the directory holding `librelay_android.so`.
+/// Builds the cdylib and uniffi-bindgen (one feature set, so both agree) and the server, and
+/// writes the Kotlin bindings into `out`. Returns the directory holding `librelay_android.so`.
 fn build_and_generate(out: &Path) -> PathBuf {
     let profile = profile_dir();
     let target_dir = profile.parent().unwrap();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut build = Command::new(cargo);
-    build.current_dir(workspace_root()).args(["build", "--quiet", "-p", "relay-android", "--features", "cli"]);
+    build.current_dir(workspace_root()).args([
+        "build",
+        "--quiet",
+        "-p",
+        "relay-android",
+        "--features",
+        "relay-android/cli",
+        "-p",
+        "relay-server",
+    ]);
     build.arg("--target-dir").arg(target_dir);
     // The variables cargo set for this test are not meant for a nested build (they would make
     // build scripts rerun and dependencies rebuild).
@@ -102,7 +114,7 @@ fn build_and_generate(out: &Path) -> PathBuf {
     if profile.file_name().is_some_and(|name| name == "release") {
         build.arg("--release");
     }
-    run(&mut build, "cargo build -p relay-android --features cli");
+    run(&mut build, "cargo build -p relay-android --features cli -p relay-server");
     let library =
         profile.join(format!("{}relay_android{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
     assert!(library.is_file(), "no cdylib at {}", library.display());
@@ -116,60 +128,80 @@ fn build_and_generate(out: &Path) -> PathBuf {
     profile
 }
 
-/// A stand-in for the server's pairing endpoint: code `WRONG` gets the API's 401 error
-/// envelope; any other code gets a pairing answer whose connect_url nobody listens on.
-fn start_pairing_server() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    // A port that was free a moment ago: the link's connection attempts there are refused.
-    let dead_port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0usize;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some((name, value)) = line.split_once(':')
-                    && name.eq_ignore_ascii_case("content-length")
-                {
-                    length = value.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; length];
-            if reader.read_exact(&mut body).is_err() {
-                continue;
-            }
-            let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-            let (status, answer) = if request["code"] == "WRONG" {
-                (
-                    "401 Unauthorized",
-                    serde_json::json!({"ok": false, "error": {"code": "unauthorized", "message": "That pairing code is not valid."}}),
-                )
-            } else {
-                (
-                    "200 OK",
-                    serde_json::json!({
-                        "ok": true,
-                        "device_id": "dev_kotlin",
-                        "device_name": request["name"],
-                        "device_token": "rd_kotlin_token",
-                        "connect_url": format!("ws://127.0.0.1:{dead_port}/v1/device/connect"),
-                    }),
-                )
-            };
-            let answer = answer.to_string();
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
-                answer.len()
-            );
-        }
-    });
-    format!("http://{addr}")
+/// The real server, `relay-server serve` on a loopback port over a fresh SQLite file, with an
+/// account, its API key and a pairing payload made by its CLI. Killed on drop.
+struct Server {
+    child: Child,
+    url: String,
+    key: String,
+    payload: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(bin: &Path, dir: &Path) -> Server {
+    let db = dir.join("relay.db");
+    let cli = |args: &[&str]| -> serde_json::Value {
+        let out = run(
+            Command::new(bin).args(args).arg("--json").arg("--database").arg(&db).env("RELAY_LOG", "warn"),
+            &format!("relay-server {}", args[0]),
+        );
+        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("relay-server printed no JSON ({e}): {out}"))
+    };
+    let account = cli(&["account", "create", "--name", "Kotlin Co", "--email", "kotlin@example.com"]);
+    let key = account["key"]["key"].as_str().unwrap().to_owned();
+    let account_id = account["account"]["id"].as_str().unwrap().to_owned();
+    let mut child = Command::new(bin)
+        .args(["serve", "--bind", "127.0.0.1:0", "--json", "--database"])
+        .arg(&db)
+        .env("RELAY_LOG", "warn")
+        .env("RELAY_DATA_DIR", dir)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(dir.join("server.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let announced: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+    let Some(url) = announced["url"].as_str().map(str::to_owned) else {
+        let _ = child.kill();
+        panic!(
+            "the server did not start: {line:?}\n{}",
+            std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
+        );
+    };
+    let mut server = Server { child, url, key, payload: String::new() };
+    let offer = cli(&["pair", "--account", &account_id, "--public-url", &server.url]);
+    server.payload = offer["qr_payload"].as_str().unwrap().to_owned();
+    server
+}
+
+/// `GET path` with the API key, over a plain socket (the test needs no HTTP client crate).
+fn api_get(server: &Server, path: &str) -> serde_json::Value {
+    let addr = server.url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {}\r\nconnection: close\r\n\r\n",
+        server.key
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "GET {path}: {head}");
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        // One chunk suffices for these small answers: "<len>\r\n<data>\r\n0\r\n\r\n".
+        body.split_once("\r\n").map(|(_, rest)| rest).unwrap_or(body).rsplitn(2, "\r\n0\r\n").last().unwrap()
+    } else {
+        body
+    };
+    serde_json::from_str(body.trim()).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}"))
 }
 
 #[test]
@@ -195,6 +227,9 @@ fn the_kotlin_bindings_work_on_the_host_jvm() {
         "kotlinc",
     );
 
+    let server_dir = work.path().join("server");
+    std::fs::create_dir_all(&server_dir).unwrap();
+    let server = start_server(&library_dir.join("relay-server"), &server_dir);
     let data_dir = work.path().join("data");
     let run_cp =
         format!("{}:{}:{}:{}", jar.display(), tools.jna.display(), tools.coroutines.display(), tools.stdlib.display());
@@ -203,10 +238,16 @@ fn the_kotlin_bindings_work_on_the_host_jvm() {
             .arg(format!("-Djna.library.path={}", library_dir.display()))
             .args(["-cp", &run_cp, "RelayKotlinTestKt"])
             .arg(&data_dir)
-            .arg(start_pairing_server())
+            .arg(&server.url)
+            .arg(&server.payload)
+            .arg(&server.key)
             .env("RUST_LOG", "warn"),
         "the Kotlin test on the JVM",
     );
     print!("{stdout}");
     assert!(stdout.contains("KOTLIN TEST PASSED"), "the Kotlin test did not report success:\n{stdout}");
+    // The server itself says the message the Kotlin transport reported is delivered.
+    let id = stdout.lines().find_map(|l| l.strip_prefix("DELIVERED ")).expect("the Kotlin test names its message");
+    let message = api_get(&server, &format!("/v1/messages/{}", id.trim()));
+    assert_eq!(message["status"], "delivered", "{message}");
 }

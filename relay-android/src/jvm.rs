@@ -143,13 +143,15 @@ impl Android {
 
     /// Sends one message: the SmsManager for `subscription_id` (the default SIM for `None`),
     /// `divideMessage`, one SENT and one DELIVERED `PendingIntent` per part, and
-    /// `sendMultipartTextMessage`.
+    /// `sendMultipartTextMessage`. `divided` hears the part count before the platform gets the
+    /// message (its first answer can come before `sendMultipartTextMessage` returns).
     pub fn send_sms(
         &self,
         message_id: &str,
         to: &str,
         body: &str,
         subscription_id: Option<i32>,
+        divided: impl FnOnce(u32),
     ) -> Result<Submitted, AndroidError> {
         self.with_env(|env| {
             let manager = self.sms_manager(env, subscription_id)?;
@@ -163,6 +165,7 @@ impl Android {
             let count = u32::try_from(count).unwrap_or(0).max(1);
             let sent = self.intents(env, ACTION_SENT, message_id, count)?;
             let delivered = self.intents(env, ACTION_DELIVERED, message_id, count)?;
+            divided(count);
             let dest = env.new_string(to)?;
             let no_centre = JObject::null();
             env.call_method(

@@ -143,20 +143,15 @@ impl AndroidSms {
                 }
             },
         };
-        // Registered before the platform sees it: a SENT broadcast can be quicker than the
-        // return of sendMultipartTextMessage.
-        self.register(&sms.request_id, sms.parts, Some(reporter.clone()));
-        match self.android.send_sms(&sms.request_id, &sms.to, &sms.body, subscription) {
+        // Registered with the phone's own part count before the platform sees the message: a
+        // SENT broadcast can be quicker than the return of sendMultipartTextMessage.
+        let sent = self.android.send_sms(&sms.request_id, &sms.to, &sms.body, subscription, |parts| {
+            self.register(&sms.request_id, parts, Some(reporter.clone()));
+        });
+        match sent {
             Ok(submitted) => {
                 if submitted.parts != sms.parts {
                     tracing::info!(request_id = %sms.request_id, server = sms.parts, phone = submitted.parts, "the phone split the message differently");
-                }
-                let mut open = lock(&self.open);
-                if let Some(entry) = open.get_mut(&sms.request_id)
-                    && entry.parts.count() != submitted.parts
-                    && !entry.parts.finished()
-                {
-                    entry.parts = Parts::new(submitted.parts);
                 }
                 tracing::info!(request_id = %sms.request_id, parts = submitted.parts, ?subscription, "handed to SmsManager");
             }

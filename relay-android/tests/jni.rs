@@ -409,7 +409,7 @@ fn a_java_exception_while_sending_becomes_a_typed_failure() {
     let denied = "Sending SMS message: uid 10123 does not have android.permission.SEND_SMS.";
     configure(vm, 34, Some(denied));
 
-    let err = relay.android().send_sms("direct", "+4915112345678", "hi", None).unwrap_err();
+    let err = relay.android().send_sms("direct", "+4915112345678", "hi", None, |_| {}).unwrap_err();
     assert_eq!(err, AndroidError::Java { class: "java.lang.SecurityException".to_owned(), message: denied.to_owned() });
 
     let rec = Arc::new(Recorder::default());
@@ -474,6 +474,8 @@ fn delivery_reports_are_read_from_the_pdu_and_parts_add_up() {
     let _serial = serial();
     let relay = init_through_java(vm, 34);
     let rec = Arc::new(Recorder::default());
+    // The server counted one part (`sms()` says 1); the phone's divideMessage makes two, and
+    // its count is the one that matters.
     let two_parts = "b".repeat(200);
     relay.submit(&sms("two", &two_parts, None), rec.clone());
 

@@ -58,7 +58,10 @@ fn jvm() -> Option<&'static JavaVM> {
         if !javac.is_file() || !libjvm.is_file() {
             return Err(format!("no javac / lib/server/libjvm.so under {}", home.display()));
         }
-        let classes = std::env::temp_dir().join(format!("relay-jni-standins-{}", std::process::id()));
+        // Under the target directory (cargo's scratch space for integration tests), one folder
+        // per test process: nextest runs each test in its own.
+        let classes = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("jni-standins-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&classes);
         let sources: Vec<PathBuf> = walk(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java"));
         let out = Command::new(&javac)
             .args(["-Xlint:all", "-Werror", "-d"])

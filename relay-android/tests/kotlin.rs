@@ -1,5 +1,5 @@
-//! The Kotlin bindings on the host JVM: builds the cdylib and `uniffi-bindgen`, writes the
-//! Kotlin bindings in library mode, compiles them with `tests/kotlin/RelayKotlinTest.kt`
+//! The Kotlin bindings on the host JVM: from the cdylib and `uniffi-bindgen` that the
+//! workspace build made, writes the Kotlin bindings in library mode, compiles them with `tests/kotlin/RelayKotlinTest.kt`
 //! (kotlinc) and runs that on the JVM with JNA against the real `librelay_android.so`.
 //!
 //! Tools: `RELAY_KOTLINC` (default `.tools/kotlin/package/bin/kotlinc`, from
@@ -81,39 +81,29 @@ fn run(cmd: &mut Command, what: &str) -> String {
     stdout
 }
 
-/// Builds the cdylib and uniffi-bindgen (one feature set, so both agree) and writes the
-/// Kotlin bindings into `out`. Returns the directory holding `librelay_android.so`.
-fn build_and_generate(out: &Path) -> PathBuf {
+/// Writes the Kotlin bindings into `out` from the cdylib this test run built, with the
+/// `uniffi-bindgen` it built (both come from the same workspace build, so their uniffi
+/// versions agree). Returns the directory holding `librelay_android.so`.
+fn generate(out: &Path) -> PathBuf {
+    let Some(bindgen) = option_env!("CARGO_BIN_EXE_uniffi-bindgen") else {
+        panic!("uniffi-bindgen was not built: run the test with relay-android's default `cli` feature");
+    };
+    // A library target's cdylib is written into `deps/` by the build that made this test.
+    let file = format!("{}relay_android{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
     let profile = profile_dir();
-    let target_dir = profile.parent().unwrap();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut build = Command::new(cargo);
-    build.current_dir(workspace_root()).args(["build", "--quiet", "-p", "relay-android", "--features", "cli"]);
-    build.arg("--target-dir").arg(target_dir);
-    // The variables cargo set for this test are not meant for a nested build (they would make
-    // build scripts rerun and dependencies rebuild).
-    for (key, _) in std::env::vars_os() {
-        let key = key.to_string_lossy();
-        let keep = ["CARGO_HOME", "CARGO_TARGET_DIR", "CARGO_BUILD_", "CARGO_TERM_", "CARGO_NET_", "CARGO_REGISTRIES_"];
-        if (key.starts_with("CARGO_") && !keep.iter().any(|k| key.starts_with(k))) || key == "OUT_DIR" {
-            build.env_remove(key.as_ref());
-        }
-    }
-    if profile.file_name().is_some_and(|name| name == "release") {
-        build.arg("--release");
-    }
-    run(&mut build, "cargo build -p relay-android --features cli");
-    let library =
-        profile.join(format!("{}relay_android{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
-    assert!(library.is_file(), "no cdylib at {}", library.display());
+    let dir = [profile.join("deps"), profile]
+        .into_iter()
+        .find(|dir| dir.join(&file).is_file())
+        .unwrap_or_else(|| panic!("no {file} next to the test binary"));
     run(
-        Command::new(profile.join("uniffi-bindgen"))
+        Command::new(bindgen)
+            .current_dir(workspace_root())
             .args(["generate", "--no-format", "-l", "kotlin", "-o"])
             .arg(out)
-            .arg(&library),
+            .arg(dir.join(&file)),
         "uniffi-bindgen generate",
     );
-    profile
+    dir
 }
 
 /// A stand-in for the server's pairing endpoint: code `WRONG` gets the API's 401 error
@@ -180,7 +170,7 @@ fn the_kotlin_bindings_work_on_the_host_jvm() {
     };
     let work = tempfile::tempdir().unwrap();
     let bindings = work.path().join("bindings");
-    let library_dir = build_and_generate(&bindings);
+    let library_dir = generate(&bindings);
     let generated = bindings.join("uniffi/relay_core/relay_core.kt");
     assert!(generated.is_file(), "no bindings at {}", generated.display());
 

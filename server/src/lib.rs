@@ -16,6 +16,7 @@ pub mod ids;
 pub mod keys;
 pub mod link;
 pub mod messages;
+pub mod metrics;
 pub mod otp;
 pub mod plans;
 pub mod queue;

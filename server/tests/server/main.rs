@@ -9,6 +9,7 @@ mod cli;
 mod demo;
 mod errors;
 mod messages;
+mod metrics;
 mod openapi;
 mod otp;
 mod phone;

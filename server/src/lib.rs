@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod cli;
+pub mod console;
 pub mod db;
 pub mod demo;
 pub mod devices;

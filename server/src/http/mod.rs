@@ -106,6 +106,7 @@ pub fn app(
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc))
         .route("/docs", web::get().to(|| async { redirect("/docs/") }))
         .route("/metrics", web::get().to(crate::metrics::scrape))
+        .configure(crate::console::configure)
         .route("/", web::get().to(|| async { redirect("/docs/") }))
         .default_service(web::to(fallback))
         .wrap(from_fn(trace))
@@ -113,7 +114,10 @@ pub fn app(
 
 /// The route table the fallback consults, built from the same document.
 pub fn route_table(doc: &utoipa::openapi::OpenApi) -> RouteTable {
-    RouteTable::from_openapi(doc)
+    let table = crate::console::PATHS
+        .iter()
+        .fold(RouteTable::from_openapi(doc), |t, (path, methods)| t.with_extra(path, methods));
+    table
         .with_extra("/openapi.json", &["GET"])
         .with_extra("/docs", &["GET"])
         .with_extra("/metrics", &["GET"])

@@ -6,6 +6,7 @@ mod common;
 
 mod auth;
 mod cli;
+mod console;
 mod demo;
 mod errors;
 mod messages;

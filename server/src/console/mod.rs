@@ -1,0 +1,27 @@
+//! The web console: pages for the people who run an account, served by the same process as
+//! the API from server-side HTML (maud), so `cargo run` needs no JavaScript build step.
+//!
+//! It shares nothing with the API's credentials: a console session is a cookie that the API
+//! ignores, and an API key is not a console password. Every form that changes something
+//! carries a CSRF token bound to the session.
+
+pub mod auth;
+mod i18n;
+mod onboarding;
+mod pages;
+mod routes;
+
+use actix_web::web;
+
+pub use i18n::Lang;
+
+/// The console's paths, for the fallback's `405 Allow` table.
+pub const PATHS: &[(&str, &[&str])] =
+    &[("/console", &["GET"]), ("/console/login", &["GET", "POST"]), ("/console/logout", &["POST"])];
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/console", web::get().to(routes::dashboard))
+        .route("/console/login", web::get().to(routes::login_form))
+        .route("/console/login", web::post().to(routes::login))
+        .route("/console/logout", web::post().to(routes::logout));
+}

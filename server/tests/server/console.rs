@@ -1,0 +1,287 @@
+//! The web console through a real server: sign-in with an Argon2 password, the onboarding
+//! checklist computed from the account, CSRF on every form, sessions that are not API
+//! credentials (and keys that are not passwords), fixation, escaping and the Urdu layout.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde_json::json;
+
+use crate::both_backends;
+use crate::common::{BIN, Backend, TestDb, TestServer, cli, create_account};
+
+both_backends!(
+    a_person_signs_in_follows_the_checklist_and_signs_out,
+    forms_without_the_right_csrf_token_are_refused,
+    sessions_and_api_keys_never_stand_in_for_each_other,
+    a_session_id_brought_by_the_browser_is_never_adopted,
+    names_are_escaped_and_urdu_reads_right_to_left,
+);
+
+const PASSWORD: &str = "correct horse battery";
+
+/// `relay-server account set-password`, the password on standard input.
+fn set_password(db: &TestDb, account_id: &str, password: &str) -> std::process::Output {
+    let mut child = Command::new(BIN)
+        .args(["account", "set-password", "--account", account_id, "--json", "--database", &db.url])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// A browser without JavaScript: keeps cookies, does not follow redirects.
+pub struct Browser {
+    http: reqwest::blocking::Client,
+    base: String,
+    cookies: HashMap<String, String>,
+}
+
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub set_cookies: Vec<String>,
+    pub html: String,
+}
+
+impl Browser {
+    fn new(server: &TestServer) -> Self {
+        Self::at(&server.url)
+    }
+
+    pub fn at(base: &str) -> Self {
+        let http = reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Browser { http, base: base.to_owned(), cookies: HashMap::new() }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    fn take(&mut self, res: reqwest::blocking::Response) -> Page {
+        let status = res.status().as_u16();
+        let location = res.headers().get("location").map(|v| v.to_str().unwrap().to_owned());
+        let set_cookies: Vec<String> =
+            res.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+        for c in &set_cookies {
+            let (pair, attrs) = c.split_once(';').unwrap_or((c, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if attrs.contains("Max-Age=0") || value.is_empty() {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        Page { status, location, set_cookies, html: res.text().unwrap() }
+    }
+
+    pub fn get(&mut self, path: &str) -> Page {
+        let res = self.http.get(format!("{}{path}", self.base)).header("cookie", self.cookie_header()).send().unwrap();
+        self.take(res)
+    }
+
+    fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let res = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .form(form)
+            .send()
+            .unwrap();
+        self.take(res)
+    }
+
+    /// The value of the hidden `csrf` field of the page's first form.
+    fn csrf(page: &Page) -> String {
+        let at = page.html.find(r#"name="csrf" value=""#).expect("a form with a CSRF token");
+        let rest = &page.html[at + r#"name="csrf" value=""#.len()..];
+        rest[..rest.find('"').unwrap()].to_owned()
+    }
+
+    pub fn sign_in(&mut self, email: &str, password: &str) -> Page {
+        let form = self.get("/console/login");
+        assert_eq!(form.status, 200);
+        let token = Self::csrf(&form);
+        self.post("/console/login", &[("csrf", &token), ("email", email), ("password", password)])
+    }
+}
+
+fn account_with_password(db: &TestDb, email: &str) -> crate::common::TestAccount {
+    let account = create_account(db, email, "standard");
+    let out = set_password(db, &account.id, PASSWORD);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    account
+}
+
+pub fn steps_done(html: &str) -> usize {
+    html.matches(r#"data-done="true""#).count()
+}
+
+fn a_person_signs_in_follows_the_checklist_and_signs_out(backend: Backend) {
+    let db = TestDb::new(backend);
+    let account = account_with_password(&db, "ops@example.com");
+    // Too short a password is refused, and changes nothing.
+    let short = set_password(&db, &account.id, "short");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stdout).contains("at least 10 characters"));
+    let server = TestServer::start(&db);
+    let mut browser = Browser::new(&server);
+
+    // Signed out, the console sends you to the sign-in page.
+    let away = browser.get("/console");
+    assert_eq!((away.status, away.location.as_deref()), (303, Some("/console/login")));
+
+    let wrong = browser.sign_in("ops@example.com", "not the password");
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.html.contains("The email or password is wrong."));
+    assert!(!browser.cookies.contains_key("relay_session"));
+
+    let signed_in = browser.sign_in("ops@example.com", PASSWORD);
+    assert_eq!((signed_in.status, signed_in.location.as_deref()), (303, Some("/console")));
+    let session = signed_in.set_cookies.iter().find(|c| c.starts_with("relay_session=")).unwrap();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/console"] {
+        assert!(session.contains(attribute), "{session} lacks {attribute}");
+    }
+    // The database holds only the session's hash.
+    let raw = browser.cookies["relay_session"].clone();
+    let dump = cli(&db, &["account", "list", "--json"]).stdout;
+    assert!(!dump.contains(&raw));
+
+    // A fresh account: created, nothing else.
+    let dashboard = browser.get("/console");
+    assert_eq!(dashboard.status, 200, "{}", dashboard.html);
+    assert!(dashboard.html.contains("Getting started"));
+    assert_eq!(steps_done(&dashboard.html), 1, "{}", dashboard.html);
+
+    // A request through the API ticks "key taken" and "first request".
+    let body = json!({"to": "+923001234567", "message": "first"}).to_string();
+    assert_eq!(server.send("POST", "/v1/messages", Some(&account.key), Some(&body)).status, 202);
+    assert_eq!(steps_done(&browser.get("/console").html), 3);
+
+    // Signing out ends the session: the old cookie no longer opens the console.
+    let dashboard = browser.get("/console");
+    let token = Browser::csrf(&dashboard);
+    let out = browser.post("/console/logout", &[("csrf", &token)]);
+    assert_eq!((out.status, out.location.as_deref()), (303, Some("/console/login")));
+    assert!(!browser.cookies.contains_key("relay_session"));
+    browser.cookies.insert("relay_session".into(), raw);
+    assert_eq!(browser.get("/console").status, 303);
+}
+
+fn forms_without_the_right_csrf_token_are_refused(backend: Backend) {
+    let db = TestDb::new(backend);
+    account_with_password(&db, "csrf@example.com");
+    let server = TestServer::start(&db);
+    let mut browser = Browser::new(&server);
+
+    // Sign-in: the token must match the cookie set with the form.
+    browser.get("/console/login");
+    let forged =
+        browser.post("/console/login", &[("csrf", "forged"), ("email", "csrf@example.com"), ("password", PASSWORD)]);
+    assert_eq!(forged.status, 403);
+    assert!(forged.html.contains("This form has expired"));
+    let missing = browser.post("/console/login", &[("email", "csrf@example.com"), ("password", PASSWORD)]);
+    assert_eq!(missing.status, 403);
+    assert!(!browser.cookies.contains_key("relay_session"));
+
+    // Signed in: sign-out needs the session's token, so another site cannot sign you out.
+    assert_eq!(browser.sign_in("csrf@example.com", PASSWORD).status, 303);
+    let dashboard = browser.get("/console");
+    let token = Browser::csrf(&dashboard);
+    assert_eq!(browser.post("/console/logout", &[("csrf", "00ff")]).status, 403);
+    assert_eq!(browser.post("/console/logout", &[]).status, 403);
+    assert_eq!(browser.get("/console").status, 200, "a refused form leaves the session alone");
+    // Another session's token is not this session's.
+    let mut other = Browser::new(&server);
+    assert_eq!(other.sign_in("csrf@example.com", PASSWORD).status, 303);
+    let other_token = Browser::csrf(&other.get("/console"));
+    assert_ne!(token, other_token);
+    assert_eq!(browser.post("/console/logout", &[("csrf", &other_token)]).status, 403);
+    assert_eq!(browser.post("/console/logout", &[("csrf", &token)]).status, 303);
+}
+
+fn sessions_and_api_keys_never_stand_in_for_each_other(backend: Backend) {
+    let db = TestDb::new(backend);
+    let account = account_with_password(&db, "keys@example.com");
+    let server = TestServer::start(&db);
+    let mut browser = Browser::new(&server);
+
+    // The API key is not the console password.
+    assert_eq!(browser.sign_in("keys@example.com", &account.key).status, 401);
+    // Nor is the password an API key.
+    server.get("/v1/account", Some(PASSWORD)).assert_error(401, "unauthorized");
+
+    // The console's cookie opens nothing on the API.
+    assert_eq!(browser.sign_in("keys@example.com", PASSWORD).status, 303);
+    let res = browser.http.get(format!("{}/v1/account", server.url)).header("cookie", browser.cookie_header()).send();
+    assert_eq!(res.unwrap().status().as_u16(), 401);
+
+    // A suspended account cannot sign in, and its open session stops working.
+    assert!(cli(&db, &["account", "suspend", "--account", &account.id]).success);
+    assert_eq!(browser.get("/console").status, 303);
+    assert_eq!(Browser::new(&server).sign_in("keys@example.com", PASSWORD).status, 401);
+
+    // Guessing is slowed: ten attempts a minute per address, then 429.
+    let mut guesser = Browser::new(&server);
+    let statuses: Vec<u16> =
+        (0..12).map(|i| guesser.sign_in("keys@example.com", &format!("guess {i}")).status).collect();
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{statuses:?}");
+}
+
+fn a_session_id_brought_by_the_browser_is_never_adopted(backend: Backend) {
+    let db = TestDb::new(backend);
+    let account = account_with_password(&db, "fixation@example.com");
+    let server = TestServer::start(&db);
+
+    // An attacker plants a session id of their choosing before the victim signs in.
+    let mut victim = Browser::new(&server);
+    victim.cookies.insert("relay_session".into(), "planted-by-attacker".into());
+    assert_eq!(victim.sign_in("fixation@example.com", PASSWORD).status, 303);
+    let issued = victim.cookies["relay_session"].clone();
+    assert_ne!(issued, "planted-by-attacker");
+    let mut attacker = Browser::new(&server);
+    attacker.cookies.insert("relay_session".into(), "planted-by-attacker".into());
+    assert_eq!(attacker.get("/console").status, 303);
+
+    // Each sign-in gets its own id, and a new password ends them all.
+    let mut second = Browser::new(&server);
+    assert_eq!(second.sign_in("fixation@example.com", PASSWORD).status, 303);
+    assert_ne!(second.cookies["relay_session"], issued);
+    assert!(set_password(&db, &account.id, "another long password").status.success());
+    assert_eq!(victim.get("/console").status, 303);
+    assert_eq!(second.get("/console").status, 303);
+}
+
+fn names_are_escaped_and_urdu_reads_right_to_left(backend: Backend) {
+    let db = TestDb::new(backend);
+    let out = cli(
+        &db,
+        &["account", "create", "--name", "<script>alert(1)</script> Shop", "--email", "xss@example.com", "--json"],
+    );
+    assert!(out.success, "{out:?}");
+    let id = out.json()["account"]["id"].as_str().unwrap().to_owned();
+    assert!(set_password(&db, &id, PASSWORD).status.success());
+    let server = TestServer::start(&db);
+    let mut browser = Browser::new(&server);
+    assert_eq!(browser.sign_in("xss@example.com", PASSWORD).status, 303);
+
+    let page = browser.get("/console");
+    assert!(!page.html.contains("<script>alert(1)</script>"), "{}", page.html);
+    assert!(page.html.contains("&lt;script&gt;alert(1)&lt;/script&gt; Shop"));
+    assert!(page.html.contains(r#"<html lang="en" dir="ltr">"#));
+
+    // The switch, then the remembered choice.
+    let urdu = browser.get("/console?lang=ur");
+    assert!(urdu.html.contains(r#"<html lang="ur" dir="rtl">"#), "{}", urdu.html);
+    assert!(urdu.html.contains("آغاز"));
+    assert!(!urdu.html.contains("Getting started"));
+    let again = browser.get("/console");
+    assert!(again.html.contains(r#"dir="rtl""#));
+    let back = browser.get("/console?lang=en");
+    assert!(back.html.contains(r#"dir="ltr""#) && back.html.contains("Getting started"));
+}

@@ -6,6 +6,8 @@
 //! carries a CSRF token bound to the session.
 
 pub mod auth;
+mod devices;
+mod events;
 mod i18n;
 mod onboarding;
 mod pages;
@@ -16,12 +18,36 @@ use actix_web::web;
 pub use i18n::Lang;
 
 /// The console's paths, for the fallback's `405 Allow` table.
-pub const PATHS: &[(&str, &[&str])] =
-    &[("/console", &["GET"]), ("/console/login", &["GET", "POST"]), ("/console/logout", &["POST"])];
+pub const PATHS: &[(&str, &[&str])] = &[
+    ("/console", &["GET"]),
+    ("/console/login", &["GET", "POST"]),
+    ("/console/logout", &["POST"]),
+    ("/console/devices", &["GET"]),
+    ("/console/devices/pair", &["POST"]),
+    ("/console/devices/{device_id}", &["POST"]),
+    ("/console/events", &["GET"]),
+    ("/console/assets/console.js", &["GET"]),
+];
+
+/// The live-update script, compiled into the binary.
+const SCRIPT: &str = include_str!("assets/console.js");
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/console", web::get().to(routes::dashboard))
         .route("/console/login", web::get().to(routes::login_form))
         .route("/console/login", web::post().to(routes::login))
-        .route("/console/logout", web::post().to(routes::logout));
+        .route("/console/logout", web::post().to(routes::logout))
+        .route("/console/devices", web::get().to(devices::list))
+        .route("/console/devices/pair", web::post().to(devices::pair))
+        .route("/console/devices/{device_id}", web::post().to(devices::change))
+        .route("/console/events", web::get().to(events::stream))
+        .route(
+            "/console/assets/console.js",
+            web::get().to(|| async {
+                actix_web::HttpResponse::Ok()
+                    .content_type("text/javascript; charset=utf-8")
+                    .insert_header(("Cache-Control", "public, max-age=300"))
+                    .body(SCRIPT)
+            }),
+        );
 }

@@ -12,11 +12,19 @@ header{display:flex;gap:1rem;align-items:center;padding:.75rem 1.5rem;background
 header a,header button{color:#fff}header .grow{flex:1}main{max-width:46rem;margin:2rem auto;padding:0 1rem}\
 form.inline{display:inline}button{cursor:pointer}.card{background:#fff;border-radius:8px;padding:1.5rem;\
 box-shadow:0 1px 3px #0002}label{display:block;margin:.75rem 0 .25rem}input{width:100%;padding:.5rem;\
-box-sizing:border-box}.error{color:#b00020}ol.steps li{margin:.75rem 0}.done{color:#1b7f3b}.todo{color:#8a5a00}\
+box-sizing:border-box}table{border-collapse:collapse;width:100%;margin-top:1rem}th,td{text-align:start;\
+padding:.4rem;border-bottom:1px solid #e3e6ea;vertical-align:top}td input{width:auto}figure.qr svg{width:16rem;height:auto}.error{color:#b00020}ol.steps li{margin:.75rem 0}.done{color:#1b7f3b}.todo{color:#8a5a00}\
 small{display:block;color:#555}";
 
-/// A whole page. `session` is the signed-in account and its CSRF token, when there is one.
-pub fn layout(lang: Lang, title: &str, session: Option<(&Account, &str)>, body: Markup) -> Markup {
+/// Which section a page belongs to, for the navigation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nav {
+    Dashboard,
+    Devices,
+}
+
+/// A whole page. `session` is the signed-in account, its CSRF token and the page's section.
+pub fn layout(lang: Lang, title: &str, session: Option<(&Account, &str, Nav)>, body: Markup) -> Markup {
     let t = lang.texts();
     let other = lang.other();
     html! {
@@ -32,9 +40,13 @@ pub fn layout(lang: Lang, title: &str, session: Option<(&Account, &str)>, body: 
                 header {
                     strong { (t.console) }
                     span.grow {}
+                    @if let Some((_, _, nav)) = session {
+                        a href="/console" aria-current=[(nav == Nav::Dashboard).then_some("page")] { (t.dashboard) }
+                        a href="/console/devices" aria-current=[(nav == Nav::Devices).then_some("page")] { (t.devices) }
+                    }
                     a href="/docs/" { (t.api_reference) }
                     a href={ "?lang=" (other.code()) } hreflang=(other.code()) lang=(other.code()) { (other.texts().name) }
-                    @if let Some((account, csrf)) = session {
+                    @if let Some((account, csrf, _)) = session {
                         span { (t.signed_in_as) " " bdi { (account.name) } }
                         form.inline method="post" action="/console/logout" {
                             input type="hidden" name="csrf" value=(csrf);
@@ -43,6 +55,9 @@ pub fn layout(lang: Lang, title: &str, session: Option<(&Account, &str)>, body: 
                     }
                 }
                 main { (body) }
+                @if session.is_some() {
+                    script src="/console/assets/console.js" defer {}
+                }
             }
         }
     }
@@ -86,7 +101,7 @@ pub fn dashboard(lang: Lang, account: &Account, csrf: &str, progress: &Progress)
     layout(
         lang,
         t.getting_started,
-        Some((account, csrf)),
+        Some((account, csrf, Nav::Dashboard)),
         html! {
             div.card {
                 h1 { (t.getting_started) }

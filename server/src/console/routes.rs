@@ -24,10 +24,10 @@ pub struct LoginForm {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct CsrfForm {
-    csrf: String,
+    pub(super) csrf: String,
 }
 
-fn page(status: StatusCode, lang: Lang, markup: maud::Markup) -> HttpResponse {
+pub(super) fn page(status: StatusCode, lang: Lang, markup: maud::Markup) -> HttpResponse {
     let mut res = HttpResponse::build(status);
     res.content_type(ContentType::html())
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -40,14 +40,14 @@ fn page(status: StatusCode, lang: Lang, markup: maud::Markup) -> HttpResponse {
     res.body(markup.into_string())
 }
 
-fn see_other(to: &str) -> actix_web::HttpResponseBuilder {
+pub(super) fn see_other(to: &str) -> actix_web::HttpResponseBuilder {
     let mut res = HttpResponse::SeeOther();
     res.insert_header((header::LOCATION, to.to_owned()));
     res
 }
 
 /// What a failed console request shows.
-fn failure(lang: Lang, e: &ConsoleError) -> HttpResponse {
+pub(super) fn failure(lang: Lang, e: &ConsoleError) -> HttpResponse {
     let t = lang.texts();
     match e {
         ConsoleError::SignedOut => see_other("/console/login").finish(),

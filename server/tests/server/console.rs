@@ -3,13 +3,14 @@
 //! credentials (and keys that are not passwords), fixation, escaping and the Urdu layout.
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use crate::both_backends;
-use crate::common::{BIN, Backend, TestDb, TestServer, cli, create_account};
+use crate::common::{BIN, Backend, TestDb, TestDevice, TestServer, cli, create_account};
 
 both_backends!(
     a_person_signs_in_follows_the_checklist_and_signs_out,
@@ -284,4 +285,145 @@ fn names_are_escaped_and_urdu_reads_right_to_left(backend: Backend) {
     assert!(again.html.contains(r#"dir="rtl""#));
     let back = browser.get("/console?lang=en");
     assert!(back.html.contains(r#"dir="ltr""#) && back.html.contains("Getting started"));
+}
+
+both_backends!(devices_are_listed_renamed_disabled_and_unpaired, pairing_from_the_console_is_seen_live);
+
+impl Browser {
+    /// The value of the hidden `csrf` field of the form posting to `action`.
+    fn csrf_of(page: &Page, action: &str) -> String {
+        let at = page.html.find(&format!(r#"action="{action}""#)).expect("the form");
+        Self::csrf(&Page { status: 200, location: None, set_cookies: vec![], html: page.html[at..].to_owned() })
+    }
+}
+
+fn signed_in(server: &TestServer, db: &TestDb, email: &str) -> (crate::common::TestAccount, Browser) {
+    let account = account_with_password(db, email);
+    let mut browser = Browser::new(server);
+    assert_eq!(browser.sign_in(email, PASSWORD).status, 303);
+    (account, browser)
+}
+
+fn devices_are_listed_renamed_disabled_and_unpaired(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start_with(&db, &["--heartbeat-secs", "2"]);
+    let (account, mut browser) = signed_in(&server, &db, "devices@example.com");
+    let empty = browser.get("/console/devices");
+    assert_eq!(empty.status, 200);
+    assert!(empty.html.contains("No phone is paired yet."));
+
+    let mut phone = TestDevice::pair(&server, &account.key, "<b>Till</b> phone");
+    phone.run(&[]);
+    let id = phone.device_id.clone();
+    let listed = poll_page(&mut browser, "/console/devices", |html| html.contains(r#"data-state="online""#));
+    assert!(listed.contains("&lt;b&gt;Till&lt;/b&gt; phone") && !listed.contains("<b>Till</b>"), "{listed}");
+    assert!(listed.contains("Simulated"), "the SIM's carrier: {listed}");
+
+    let action = format!("/console/devices/{id}");
+    let list = browser.get("/console/devices");
+    let token = Browser::csrf_of(&list, &action);
+    let renamed = browser.post(&action, &[("csrf", &token), ("action", "rename"), ("name", "Front desk")]);
+    assert_eq!((renamed.status, renamed.location.as_deref()), (303, Some("/console/devices")));
+    let api = server.get(&format!("/v1/devices/{id}"), Some(&account.key)).json();
+    assert_eq!(api["name"], "Front desk");
+    let too_long = "x".repeat(101);
+    let refused = browser.post(&action, &[("csrf", &token), ("action", "rename"), ("name", &too_long)]);
+    assert_eq!(refused.status, 422);
+
+    assert_eq!(browser.post(&action, &[("csrf", &token), ("action", "disable")]).status, 303);
+    assert_eq!(server.get(&format!("/v1/devices/{id}"), Some(&account.key)).json()["enabled"], false);
+    assert!(browser.get("/console/devices").html.contains(r#"data-state="disabled""#));
+    assert_eq!(browser.post(&action, &[("csrf", &token), ("action", "enable")]).status, 303);
+    assert_eq!(server.get(&format!("/v1/devices/{id}"), Some(&account.key)).json()["enabled"], true);
+
+    // Another account's console cannot touch this device.
+    let (_, mut other) = signed_in(&server, &db, "other@example.com");
+    let other_token = Browser::csrf(&other.get("/console/devices"));
+    let foreign = other.post(&action, &[("csrf", &other_token), ("action", "unpair")]);
+    assert_eq!(foreign.status, 404);
+    assert!(!other.get("/console/devices").html.contains("Front desk"));
+
+    assert_eq!(browser.post(&action, &[("csrf", &token), ("action", "unpair")]).status, 303);
+    server.get(&format!("/v1/devices/{id}"), Some(&account.key)).assert_error(404, "not_found");
+    assert!(browser.get("/console/devices").html.contains("No phone is paired yet."));
+}
+
+fn poll_page(browser: &mut Browser, path: &str, ready: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let page = browser.get(path);
+        if ready(&page.html) {
+            return page.html;
+        }
+        assert!(Instant::now() < deadline, "{path} never got there: {}", page.html);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn pairing_from_the_console_is_seen_live(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db);
+    let (_, mut browser) = signed_in(&server, &db, "pair@example.com");
+    let list = browser.get("/console/devices");
+    let token = Browser::csrf_of(&list, "/console/devices/pair");
+    assert_eq!(browser.post("/console/devices/pair", &[("csrf", "nope")]).status, 403);
+    let pairing = browser.post("/console/devices/pair", &[("csrf", &token)]);
+    assert_eq!(pairing.status, 200, "{}", pairing.html);
+    assert!(pairing.html.contains("<svg"), "the QR code is drawn");
+    assert!(pairing.html.contains(r#"<script src="/console/assets/console.js""#));
+    let payload = attribute(&pairing.html, "data-payload").replace("&amp;", "&");
+    assert!(payload.starts_with("relay://pair?"), "{payload}");
+    assert_eq!(browser.get("/console/assets/console.js").status, 200);
+
+    // The live stream, as the page's script reads it.
+    let mut events = BufReader::new(
+        browser
+            .http
+            .get(format!("{}/console/events", server.url))
+            .header("cookie", browser.cookie_header())
+            .timeout(Duration::from_secs(30))
+            .send()
+            .unwrap(),
+    );
+    let first = next_event(&mut events);
+    assert_eq!(first, json!([]), "no device yet");
+
+    // The phone scans the code from the page; the stream reports it online by itself.
+    let mut phone = TestDevice::pair_with_payload(&payload, "Scanned phone");
+    phone.run(&[]);
+    let seen = loop {
+        let devices = next_event(&mut events);
+        if devices.as_array().unwrap().iter().any(|d| d["online"] == true) {
+            break devices;
+        }
+    };
+    assert_eq!(seen[0]["name"], "Scanned phone");
+    assert_eq!(seen[0]["state"], "online");
+
+    // Without a session there is no stream.
+    let anonymous = reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    assert_eq!(anonymous.get(format!("{}/console/events", server.url)).send().unwrap().status().as_u16(), 303);
+}
+
+fn attribute(html: &str, name: &str) -> String {
+    let at = html.find(&format!(r#"{name}=""#)).unwrap_or_else(|| panic!("no {name} in {html}"));
+    let rest = &html[at + name.len() + 2..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+/// The data of the next `devices` event on a server-sent event stream.
+fn next_event(stream: &mut impl BufRead) -> serde_json::Value {
+    let mut event = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(stream.read_line(&mut line).unwrap() > 0, "the stream ended");
+        let line = line.trim_end();
+        if let Some(name) = line.strip_prefix("event: ") {
+            event = name.to_owned();
+        } else if let Some(data) = line.strip_prefix("data: ")
+            && event == "devices"
+        {
+            return serde_json::from_str(data).unwrap();
+        }
+    }
 }

@@ -44,6 +44,19 @@ impl Lang {
         }
     }
 
+    pub fn status(self, status: &str) -> &'static str {
+        let t = self.texts();
+        match status {
+            "queued" => t.status_queued,
+            "dispatched" => t.status_dispatched,
+            "sent" => t.status_sent,
+            "delivered" => t.status_delivered,
+            "failed" => t.status_failed,
+            "expired" => t.status_expired,
+            _ => t.status_canceled,
+        }
+    }
+
     pub fn texts(self) -> &'static Texts {
         match self {
             Lang::En => &EN,
@@ -113,6 +126,29 @@ pub struct Texts {
     pub expires_at: &'static str,
     pub waiting_for_phone: &'static str,
     pub phone_connected: &'static str,
+    pub messages: &'static str,
+    pub search: &'static str,
+    pub search_hint: &'static str,
+    pub any_status: &'static str,
+    pub no_messages: &'static str,
+    pub older: &'static str,
+    pub request_id: &'static str,
+    pub recipient: &'static str,
+    pub status: &'static str,
+    pub device: &'static str,
+    pub segments: &'static str,
+    pub queued_at: &'static str,
+    pub text: &'static str,
+    pub attempts: &'static str,
+    pub failure: &'static str,
+    pub timeline: &'static str,
+    pub status_queued: &'static str,
+    pub status_dispatched: &'static str,
+    pub status_sent: &'static str,
+    pub status_delivered: &'static str,
+    pub status_failed: &'static str,
+    pub status_expired: &'static str,
+    pub status_canceled: &'static str,
 }
 
 const EN: Texts = Texts {
@@ -175,6 +211,29 @@ const EN: Texts = Texts {
     expires_at: "Valid until",
     waiting_for_phone: "Waiting for the phone…",
     phone_connected: "Paired and online:",
+    messages: "Messages",
+    search: "Search",
+    search_hint: "Request id or phone number",
+    any_status: "Any status",
+    no_messages: "No message matches.",
+    older: "Older messages",
+    request_id: "Request id",
+    recipient: "To",
+    status: "Status",
+    device: "Device",
+    segments: "Parts",
+    queued_at: "Queued at",
+    text: "Text",
+    attempts: "Attempts",
+    failure: "Failure",
+    timeline: "Timeline",
+    status_queued: "Queued",
+    status_dispatched: "With the phone",
+    status_sent: "Sent",
+    status_delivered: "Delivered",
+    status_failed: "Failed",
+    status_expired: "Expired",
+    status_canceled: "Canceled",
 };
 
 const UR: Texts = Texts {
@@ -237,4 +296,27 @@ const UR: Texts = Texts {
     expires_at: "کب تک درست",
     waiting_for_phone: "فون کا انتظار ہے…",
     phone_connected: "جُڑ گیا اور آن لائن ہے:",
+    messages: "پیغامات",
+    search: "تلاش",
+    search_hint: "درخواست کی شناخت یا فون نمبر",
+    any_status: "کوئی بھی حالت",
+    no_messages: "کوئی پیغام نہیں ملا۔",
+    older: "پرانے پیغامات",
+    request_id: "درخواست کی شناخت",
+    recipient: "وصول کنندہ",
+    status: "حالت",
+    device: "آلہ",
+    segments: "حصے",
+    queued_at: "قطار میں کب",
+    text: "متن",
+    attempts: "کوششیں",
+    failure: "ناکامی",
+    timeline: "ٹائم لائن",
+    status_queued: "قطار میں",
+    status_dispatched: "فون کے پاس",
+    status_sent: "بھیج دیا گیا",
+    status_delivered: "پہنچ گیا",
+    status_failed: "ناکام",
+    status_expired: "میعاد ختم",
+    status_canceled: "منسوخ",
 };

@@ -9,6 +9,7 @@ pub mod auth;
 mod devices;
 mod events;
 mod i18n;
+mod messages;
 mod onboarding;
 mod pages;
 mod routes;
@@ -25,6 +26,8 @@ pub const PATHS: &[(&str, &[&str])] = &[
     ("/console/devices", &["GET"]),
     ("/console/devices/pair", &["POST"]),
     ("/console/devices/{device_id}", &["POST"]),
+    ("/console/messages", &["GET"]),
+    ("/console/messages/{request_id}", &["GET"]),
     ("/console/events", &["GET"]),
     ("/console/assets/console.js", &["GET"]),
 ];
@@ -40,6 +43,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/console/devices", web::get().to(devices::list))
         .route("/console/devices/pair", web::post().to(devices::pair))
         .route("/console/devices/{device_id}", web::post().to(devices::change))
+        .route("/console/messages", web::get().to(messages::list))
+        .route("/console/messages/{request_id}", web::get().to(messages::show))
         .route("/console/events", web::get().to(events::stream))
         .route(
             "/console/assets/console.js",

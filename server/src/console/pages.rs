@@ -21,6 +21,7 @@ small{display:block;color:#555}";
 pub enum Nav {
     Dashboard,
     Devices,
+    Messages,
 }
 
 /// A whole page. `session` is the signed-in account, its CSRF token and the page's section.
@@ -43,6 +44,7 @@ pub fn layout(lang: Lang, title: &str, session: Option<(&Account, &str, Nav)>, b
                     @if let Some((_, _, nav)) = session {
                         a href="/console" aria-current=[(nav == Nav::Dashboard).then_some("page")] { (t.dashboard) }
                         a href="/console/devices" aria-current=[(nav == Nav::Devices).then_some("page")] { (t.devices) }
+                        a href="/console/messages" aria-current=[(nav == Nav::Messages).then_some("page")] { (t.messages) }
                     }
                     a href="/docs/" { (t.api_reference) }
                     a href={ "?lang=" (other.code()) } hreflang=(other.code()) lang=(other.code()) { (other.texts().name) }

@@ -411,17 +411,87 @@ fn attribute(html: &str, name: &str) -> String {
     rest[..rest.find('"').unwrap()].to_owned()
 }
 
-/// The data of the next `devices` event on a server-sent event stream.
 fn next_event(stream: &mut impl BufRead) -> serde_json::Value {
+    next_named_event(stream, "devices")
+}
+
+both_backends!(messages_are_searched_and_followed_live);
+
+fn messages_are_searched_and_followed_live(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db);
+    let (account, mut browser) = signed_in(&server, &db, "messages@example.com");
+    let send = |to: &str, text: &str| -> String {
+        let body = json!({"to": to, "message": text}).to_string();
+        let reply = server.send("POST", "/v1/messages", Some(&account.key), Some(&body));
+        assert_eq!(reply.status, 202, "{}", reply.text);
+        reply.json()["request_id"].as_str().unwrap().to_owned()
+    };
+    let first = send("+923001234567", "<img src=x onerror=alert(1)> your code");
+    let second = send("+923007654321", "second");
+
+    let all = browser.get("/console/messages");
+    assert_eq!(all.status, 200);
+    assert!(all.html.contains(&first) && all.html.contains(&second));
+    // By number, typed as people type it.
+    let by_number = browser.get("/console/messages?q=%2B92+300+1234567");
+    assert!(by_number.html.contains(&first) && !by_number.html.contains(&second), "{}", by_number.html);
+    let by_status = browser.get("/console/messages?status=delivered");
+    assert!(by_status.html.contains("No message matches."));
+    let bad = browser.get("/console/messages?q=not-a-number");
+    assert_eq!(bad.status, 422);
+    // A request id opens the message.
+    let jump = browser.get(&format!("/console/messages?q={first}"));
+    assert_eq!(jump.location.as_deref(), Some(format!("/console/messages/{first}").as_str()));
+
+    let shown = browser.get(&format!("/console/messages/{first}"));
+    assert_eq!(shown.status, 200);
+    assert!(!shown.html.contains("<img src=x"), "{}", shown.html);
+    assert!(shown.html.contains("&lt;img src=x onerror=alert(1)&gt; your code"));
+    assert!(shown.html.contains(r#"data-state="queued""#));
+
+    // Another account sees neither the message nor its stream.
+    let (_, mut other) = signed_in(&server, &db, "nosy@example.com");
+    assert_eq!(other.get(&format!("/console/messages/{first}")).status, 404);
+    assert!(!other.get("/console/messages").html.contains(&first));
+
+    // The page's stream follows the message to delivered once a phone takes it.
+    let mut events = BufReader::new(
+        browser
+            .http
+            .get(format!("{}/console/events?message={first}", server.url))
+            .header("cookie", browser.cookie_header())
+            .timeout(Duration::from_secs(30))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(next_named_event(&mut events, "message")["status"], "queued");
+    let mut phone = TestDevice::pair(&server, &account.key, "Messages phone");
+    phone.run(&["--latency-ms", "20"]);
+    let delivered = loop {
+        let m = next_named_event(&mut events, "message");
+        if m["status"] == "delivered" {
+            break m;
+        }
+    };
+    let steps: Vec<&str> =
+        delivered["events"].as_array().unwrap().iter().map(|e| e["status"].as_str().unwrap()).collect();
+    assert_eq!(steps, ["queued", "dispatched", "sent", "delivered"]);
+    let done = browser.get(&format!("/console/messages/{first}"));
+    assert!(done.html.contains(r#"data-state="delivered""#) && done.html.contains("Messages phone"));
+}
+
+/// The data of the next event called `name` on a server-sent event stream.
+fn next_named_event(stream: &mut impl BufRead, name: &str) -> serde_json::Value {
     let mut event = String::new();
     loop {
         let mut line = String::new();
         assert!(stream.read_line(&mut line).unwrap() > 0, "the stream ended");
         let line = line.trim_end();
-        if let Some(name) = line.strip_prefix("event: ") {
-            event = name.to_owned();
+        if let Some(found) = line.strip_prefix("event: ") {
+            event = found.to_owned();
         } else if let Some(data) = line.strip_prefix("data: ")
-            && event == "devices"
+            && event == name
         {
             return serde_json::from_str(data).unwrap();
         }

@@ -1,12 +1,15 @@
-// Live device state for the console's pages, from /console/events (server-sent events).
-// Pages work without it; with it, states and the pairing page update without a reload.
-// Only textContent is written: names typed by people never become markup.
+// Live state for the console's pages, from /console/events (server-sent events): device
+// states, the pairing page's "phone connected", and a message page's status and timeline.
+// Pages work without it. Only textContent is written: text people typed never becomes markup.
 (function () {
   "use strict";
   if (!window.EventSource) return;
-  var source = new EventSource("/console/events");
+  var page = document.querySelector("[data-live-message]");
+  var url = "/console/events";
+  if (page) url += "?message=" + encodeURIComponent(page.getAttribute("data-live-message"));
+  var source = new EventSource(url);
 
-  function label(cell, state) {
+  function deviceLabel(cell, state) {
     var key = "label" + state.charAt(0).toUpperCase() + state.slice(1);
     return cell.dataset[key] || state;
   }
@@ -17,7 +20,7 @@
       document.querySelectorAll("[data-device-state]").forEach(function (cell) {
         if (cell.getAttribute("data-device-state") === d.id) {
           cell.dataset.state = d.state;
-          cell.textContent = label(cell, d.state);
+          cell.textContent = deviceLabel(cell, d.state);
         }
       });
     });
@@ -31,6 +34,26 @@
         pair.querySelector(".connected").hidden = false;
         pair.querySelector(".name").textContent = fresh.name;
       }
+    }
+  });
+
+  source.addEventListener("message", function (event) {
+    var m = JSON.parse(event.data);
+    var labels = {};
+    document.querySelectorAll("[data-message-status]").forEach(function (cell) {
+      if (cell.getAttribute("data-message-status") !== m.request_id) return;
+      labels = JSON.parse(cell.dataset.labels || "{}");
+      cell.dataset.state = m.status;
+      cell.textContent = labels[m.status] || m.status;
+    });
+    var timeline = document.getElementById("timeline");
+    if (timeline) {
+      timeline.textContent = "";
+      m.events.forEach(function (e) {
+        var item = document.createElement("li");
+        item.textContent = e.at + " — " + (labels[e.status] || e.status) + (e.detail ? " — " + e.detail : "");
+        timeline.appendChild(item);
+      });
     }
   });
 })();

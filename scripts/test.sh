@@ -2,7 +2,8 @@
 # The whole test suite: formatting, lints, and every test of every crate.
 #
 # Suites that need something this machine may lack (PostgreSQL, the OpenAPI validator from
-# PyPI, kotlinc/JNA/java for the Kotlin bindings) are skipped LOUDLY when it is missing. With RELAY_REQUIRE_ALL=1 (CI sets it) a missing
+# PyPI, kotlinc/JNA/java for the Kotlin bindings, Chromium and Node for the console's browser
+# test) are skipped LOUDLY when it is missing. With RELAY_REQUIRE_ALL=1 (CI sets it) a missing
 # prerequisite is a failure instead: CI always runs everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,6 +69,19 @@ else
     export RELAY_KOTLINC="$KOTLINC" RELAY_JNA_JAR="$JNA_JAR"
 fi
 
+# The console in a real browser: Debian's Chromium, driven by playwright-core from npm.
+CHROMIUM="${RELAY_CHROMIUM:-/usr/bin/chromium}"
+BROWSER_TESTS=server/tests/browser
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    skip "browser" 'test(the_console_works_in_a_real_browser)' "Node.js and npm are not installed"
+elif [ ! -x "$CHROMIUM" ]; then
+    skip "browser" 'test(the_console_works_in_a_real_browser)' "no Chromium at $CHROMIUM (apt-get install chromium)"
+elif ! (cd "$BROWSER_TESTS" && npm ci --silent --no-audit --no-fund >/dev/null 2>&1); then
+    skip "browser" 'test(the_console_works_in_a_real_browser)' "npm could not install playwright-core into $BROWSER_TESTS"
+else
+    export RELAY_CHROMIUM="$CHROMIUM"
+fi
+
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
     EXPR="all()"
@@ -80,6 +94,7 @@ else
             *postgres*) SKIP_ARGS+=(--skip ::postgres) ;;
             *a_phone_pins*) SKIP_ARGS+=(--skip a_phone_pins_the_self_signed_certificate_from_the_qr_payload) ;;
             *kotlin*) SKIP_ARGS+=(--skip the_kotlin_bindings_work_on_the_host_jvm) ;;
+            *real_browser*) SKIP_ARGS+=(--skip the_console_works_in_a_real_browser) ;;
             *) SKIP_ARGS+=(--skip the_document_is_valid_openapi_3_1) ;;
         esac
     done

@@ -23,7 +23,7 @@ both_backends!(
 const PASSWORD: &str = "correct horse battery";
 
 /// `relay-server account set-password`, the password on standard input.
-fn set_password(db: &TestDb, account_id: &str, password: &str) -> std::process::Output {
+pub fn set_password(db: &TestDb, account_id: &str, password: &str) -> std::process::Output {
     let mut child = Command::new(BIN)
         .args(["account", "set-password", "--account", account_id, "--json", "--database", &db.url])
         .stdin(Stdio::piped())

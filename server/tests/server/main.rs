@@ -5,6 +5,7 @@
 mod common;
 
 mod auth;
+mod browser;
 mod cli;
 mod console;
 mod demo;

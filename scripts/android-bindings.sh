@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:?usage: scripts/android-bindings.sh OUT_DIR}"
 
-cargo build --quiet -p relay-android --features cli
+cargo build --quiet -p relay-android
 TARGET_DIR="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 mkdir -p "$OUT"
 "$TARGET_DIR/debug/uniffi-bindgen" generate --no-format -l kotlin -o "$OUT" "$TARGET_DIR/debug/librelay_android.so" >/dev/null

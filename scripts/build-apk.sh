@@ -20,7 +20,7 @@ command -v "$GRADLE" >/dev/null 2>&1 || { echo "error: Gradle is needed ($GRADLE
 GEN=android-app/app/build/generated
 rustup target add aarch64-linux-android x86_64-linux-android
 # The library the app loads; the NDK's clang compiles ring and SQLite for each ABI.
-cargo ndk --platform 26 -t arm64-v8a -t x86_64 -o "$GEN/jniLibs" build -p relay-android --release
+cargo ndk --platform 26 -t arm64-v8a -t x86_64 -o "$GEN/jniLibs" build -p relay-android --release --no-default-features
 rm -rf "$GEN/uniffi"
 scripts/android-bindings.sh "$GEN/uniffi" >/dev/null
 

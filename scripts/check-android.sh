@@ -39,8 +39,8 @@ else
     export CC_aarch64_linux_android=clang
     export AR_aarch64_linux_android=llvm-ar
     export CFLAGS_aarch64_linux_android="--target=aarch64-linux-android21 -nostdlibinc -DRING_CORE_NOSTDLIBINC=1 -isystem /usr/aarch64-linux-gnu/include"
-    cargo check --quiet -p relay-android --lib --target "$TARGET"
-    cargo clippy --quiet -p relay-android --lib --target "$TARGET" -- -D warnings
+    cargo check --quiet -p relay-android --lib --no-default-features --target "$TARGET"
+    cargo clippy --quiet -p relay-android --lib --no-default-features --target "$TARGET" -- -D warnings
     echo "ok: cargo check + clippy -p relay-android --target $TARGET"
 fi
 

@@ -3,7 +3,8 @@
 #
 # Suites that need something this machine may lack (PostgreSQL, the OpenAPI validator from
 # PyPI, kotlinc/JNA/java for the Kotlin bindings, a JDK for the JNI glue, the Android rustup
-# target and clang for scripts/check-android.sh) are skipped LOUDLY when it is missing. With RELAY_REQUIRE_ALL=1 (CI sets it) a missing
+# target and clang for scripts/check-android.sh, Chromium and Node for the console's browser
+# test) are skipped LOUDLY when it is missing. With RELAY_REQUIRE_ALL=1 (CI sets it) a missing
 # prerequisite is a failure instead: CI always runs everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,6 +78,19 @@ fi
 echo "== Android checks without the SDK"
 scripts/check-android.sh
 
+# The console in a real browser: Debian's Chromium, driven by playwright-core from npm.
+CHROMIUM="${RELAY_CHROMIUM:-/usr/bin/chromium}"
+BROWSER_TESTS=server/tests/browser
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    skip "browser" 'test(the_console_works_in_a_real_browser)' "Node.js and npm are not installed"
+elif [ ! -x "$CHROMIUM" ]; then
+    skip "browser" 'test(the_console_works_in_a_real_browser)' "no Chromium at $CHROMIUM (apt-get install chromium)"
+elif ! (cd "$BROWSER_TESTS" && npm ci --silent --no-audit --no-fund >/dev/null 2>&1); then
+    skip "browser" 'test(the_console_works_in_a_real_browser)' "npm could not install playwright-core into $BROWSER_TESTS"
+else
+    export RELAY_CHROMIUM="$CHROMIUM"
+fi
+
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
     EXPR="all()"
@@ -91,6 +105,7 @@ else
             *kotlin*) SKIP_ARGS+=(--skip the_kotlin_bindings_work_on_the_host_jvm) ;;
             # The JNI tests skip themselves loudly without a JDK.
             *relay-android::jni*) ;;
+            *real_browser*) SKIP_ARGS+=(--skip the_console_works_in_a_real_browser) ;;
             *) SKIP_ARGS+=(--skip the_document_is_valid_openapi_3_1) ;;
         esac
     done

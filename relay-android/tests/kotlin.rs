@@ -1,5 +1,5 @@
-//! The Kotlin bindings on the host JVM: builds the cdylib, `uniffi-bindgen` and `relay-server`,
-//! writes the Kotlin bindings in library mode, compiles them with
+//! The Kotlin bindings on the host JVM: from the cdylib, `uniffi-bindgen` and `relay-server`
+//! that the workspace build made, writes the Kotlin bindings in library mode, compiles them with
 //! `tests/kotlin/RelayKotlinTest.kt` (kotlinc) and runs that on the JVM with JNA against the
 //! real `librelay_android.so` and a real server: the Kotlin code pairs with the server's own
 //! pairing payload, receives a message queued through the API in a Kotlin `SmsTransport`,
@@ -84,24 +84,43 @@ fn run(cmd: &mut Command, what: &str) -> String {
     stdout
 }
 
-/// Builds the cdylib and uniffi-bindgen (one feature set, so both agree) and the server, and
-/// writes the Kotlin bindings into `out`. Returns the directory holding `librelay_android.so`.
-fn build_and_generate(out: &Path) -> PathBuf {
+/// Writes the Kotlin bindings into `out` from the cdylib this test run built, with the
+/// `uniffi-bindgen` it built (both come from the same workspace build, so their uniffi
+/// versions agree). Returns the directory holding `librelay_android.so`.
+fn generate(out: &Path) -> PathBuf {
+    let Some(bindgen) = option_env!("CARGO_BIN_EXE_uniffi-bindgen") else {
+        panic!("uniffi-bindgen was not built: run the test with relay-android's default `cli` feature");
+    };
+    // A library target's cdylib is written into `deps/` by the build that made this test.
+    let file = format!("{}relay_android{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
     let profile = profile_dir();
-    let target_dir = profile.parent().unwrap();
+    let dir = [profile.join("deps"), profile]
+        .into_iter()
+        .find(|dir| dir.join(&file).is_file())
+        .unwrap_or_else(|| panic!("no {file} next to the test binary"));
+    run(
+        Command::new(bindgen)
+            .current_dir(workspace_root())
+            .args(["generate", "--no-format", "-l", "kotlin", "-o"])
+            .arg(out)
+            .arg(dir.join(&file)),
+        "uniffi-bindgen generate",
+    );
+    dir
+}
+
+/// The `relay-server` binary. The workspace test run (scripts/test.sh) has built it next to
+/// this test; run alone (`cargo test -p relay-android`), the test builds it first.
+fn server_binary() -> PathBuf {
+    let profile = profile_dir();
+    let bin = profile.join(format!("relay-server{}", std::env::consts::EXE_SUFFIX));
+    if bin.is_file() {
+        return bin;
+    }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut build = Command::new(cargo);
-    build.current_dir(workspace_root()).args([
-        "build",
-        "--quiet",
-        "-p",
-        "relay-android",
-        "--features",
-        "relay-android/cli",
-        "-p",
-        "relay-server",
-    ]);
-    build.arg("--target-dir").arg(target_dir);
+    build.current_dir(workspace_root()).args(["build", "--quiet", "-p", "relay-server"]);
+    build.arg("--target-dir").arg(profile.parent().unwrap());
     // The variables cargo set for this test are not meant for a nested build (they would make
     // build scripts rerun and dependencies rebuild).
     for (key, _) in std::env::vars_os() {
@@ -114,18 +133,8 @@ fn build_and_generate(out: &Path) -> PathBuf {
     if profile.file_name().is_some_and(|name| name == "release") {
         build.arg("--release");
     }
-    run(&mut build, "cargo build -p relay-android --features cli -p relay-server");
-    let library =
-        profile.join(format!("{}relay_android{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
-    assert!(library.is_file(), "no cdylib at {}", library.display());
-    run(
-        Command::new(profile.join("uniffi-bindgen"))
-            .args(["generate", "--no-format", "-l", "kotlin", "-o"])
-            .arg(out)
-            .arg(&library),
-        "uniffi-bindgen generate",
-    );
-    profile
+    run(&mut build, "cargo build -p relay-server");
+    bin
 }
 
 /// The real server, `relay-server serve` on a loopback port over a fresh SQLite file, with an
@@ -212,7 +221,7 @@ fn the_kotlin_bindings_work_on_the_host_jvm() {
     };
     let work = tempfile::tempdir().unwrap();
     let bindings = work.path().join("bindings");
-    let library_dir = build_and_generate(&bindings);
+    let library_dir = generate(&bindings);
     let generated = bindings.join("uniffi/relay_core/relay_core.kt");
     assert!(generated.is_file(), "no bindings at {}", generated.display());
 
@@ -229,7 +238,7 @@ fn the_kotlin_bindings_work_on_the_host_jvm() {
 
     let server_dir = work.path().join("server");
     std::fs::create_dir_all(&server_dir).unwrap();
-    let server = start_server(&library_dir.join("relay-server"), &server_dir);
+    let server = start_server(&server_binary(), &server_dir);
     let data_dir = work.path().join("data");
     let run_cp =
         format!("{}:{}:{}:{}", jar.display(), tools.jna.display(), tools.coroutines.display(), tools.stdlib.display());

@@ -124,6 +124,12 @@ pub enum AccountCommand {
         #[arg(long)]
         account: String,
     },
+    /// Set the web console password (read from standard input, first line); signs out every
+    /// console session of the account.
+    SetPassword {
+        #[arg(long)]
+        account: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -347,8 +353,33 @@ fn account(cmd: AccountCommand, db: &Db, json: bool) -> Result<(), CliError> {
         }
         AccountCommand::Suspend { account } => set_status(&mut conn, &account, AccountStatus::Suspended, json)?,
         AccountCommand::Resume { account } => set_status(&mut conn, &account, AccountStatus::Active, json)?,
+        AccountCommand::SetPassword { account: id } => {
+            let a = accounts::get(&mut conn, &id)?;
+            let password = read_password()?;
+            crate::console::auth::set_password(&mut conn, &a.id, &password).map_err(|e| match e {
+                crate::console::auth::ConsoleError::Store(e) => CliError::Store(e),
+                other => CliError::Invalid(other.to_string()),
+            })?;
+            emit(json, &json!({"ok": true, "account_id": a.id}), || {
+                format!("Console password set for {} ({}); sign in at /console with {}.", a.name, a.id, a.email)
+            });
+        }
     }
     Ok(())
+}
+
+/// The first line of standard input, so passwords stay out of the shell history and `ps`.
+fn read_password() -> Result<String, CliError> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| CliError::Invalid(format!("cannot read the password from standard input: {e}")))?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    let min = crate::console::auth::MIN_PASSWORD_LEN;
+    if password.chars().count() < min {
+        return Err(CliError::Invalid(format!("the password must have at least {min} characters")));
+    }
+    Ok(password)
 }
 
 fn set_status(conn: &mut crate::db::DbConnection, id: &str, status: AccountStatus, json: bool) -> Result<(), CliError> {

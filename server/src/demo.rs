@@ -28,6 +28,8 @@ pub enum DemoError {
     Phone(#[from] relay_core::RelayError),
     #[error("the demo phone's radio journal could not be opened: {0}")]
     Journal(#[from] std::io::Error),
+    #[error("the demo account's console password could not be set: {0}")]
+    Console(#[from] crate::console::auth::ConsoleError),
 }
 
 impl From<diesel::result::Error> for DemoError {
@@ -58,7 +60,7 @@ impl std::fmt::Debug for Demo {
 
 /// Creates or reuses the demo account, gives it a fresh key, pairs (once) and starts the phone.
 pub async fn start(db: &Db, data_dir: &Path, public_url: &str, json: bool) -> Result<Demo, DemoError> {
-    let (account_id, key) = account_and_key(db).await?;
+    let Credentials { account_id, key, password } = account_and_key(db).await?;
     let phone_dir = data_dir.join("demo-phone");
     let client = RelayClient::open(phone_dir.to_string_lossy().into_owned())?;
     if !still_paired(db, &client).await? {
@@ -76,25 +78,32 @@ pub async fn start(db: &Db, data_dir: &Path, public_url: &str, json: bool) -> Re
         SimTransport::new(Outcome::Delivered, Duration::from_millis(100), sent_box, tokio::runtime::Handle::current())
             .with_journal(&phone_dir.join(RADIO_JOURNAL))?;
     let phone = client.start(Arc::new(transport), Some(Arc::new(SimHealth)), None, ClientOptions::default())?;
-    announce(public_url, &key, json);
+    announce(public_url, &key, &password, json);
     Ok(Demo { _phone: phone })
 }
 
-async fn account_and_key(db: &Db) -> Result<(String, String), DemoError> {
-    db.run(|conn| -> Result<(String, String), DemoError> {
+struct Credentials {
+    account_id: String,
+    key: String,
+    password: String,
+}
+
+/// Secrets are stored only as hashes, so the demo issues a new key and console password each
+/// start and prints them.
+async fn account_and_key(db: &Db) -> Result<Credentials, DemoError> {
+    db.run(|conn| -> Result<Credentials, DemoError> {
         let existing = accounts::list(conn)?.into_iter().find(|a| a.email == DEMO_EMAIL);
-        match existing {
-            Some(account) => {
-                // The old key's secret is not stored anywhere: issue a new one each start.
-                let key = keys::create(conn, &account.id, "demo")?;
-                Ok((account.id, key.secret))
-            }
+        let (account_id, key) = match existing {
+            Some(account) => (account.id.clone(), keys::create(conn, &account.id, "demo")?.secret),
             None => {
                 let req = CreateAccount { name: "Demo", email: DEMO_EMAIL, plan: "standard", days: 365 };
                 let (account, key) = accounts::create(conn, &req)?;
-                Ok((account.id, key.secret))
+                (account.id, key.secret)
             }
-        }
+        };
+        let password = crate::secrets::random_alnum(16);
+        crate::console::auth::set_password(conn, &account_id, &password)?;
+        Ok(Credentials { account_id, key, password })
     })
     .await
 }
@@ -113,17 +122,29 @@ async fn pairing_payload(db: &Db, account_id: &str, public_url: &str) -> Result<
     Ok(offer.qr_payload)
 }
 
-fn announce(public_url: &str, key: &str, json: bool) {
+fn announce(public_url: &str, key: &str, password: &str, json: bool) {
     let curl = format!(
         "curl -s {public_url}/v1/messages -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n     -d '{{\"to\": \"+923001234567\", \"message\": \"Hello from Relay\"}}'"
     );
     if json {
-        println!("{}", json!({"event": "demo", "api_key": key, "device_name": DEMO_DEVICE, "curl": curl}));
+        println!(
+            "{}",
+            json!({
+                "event": "demo",
+                "api_key": key,
+                "device_name": DEMO_DEVICE,
+                "curl": curl,
+                "console_url": format!("{public_url}/console"),
+                "console_email": DEMO_EMAIL,
+                "console_password": password,
+            })
+        );
     } else {
         println!(
             "\nDemo mode: account {DEMO_EMAIL} with a simulated phone, \"{DEMO_DEVICE}\".\n\
              API key (new each start): {key}\n\nSend your first message:\n  {curl}\n\n\
              Then follow it: curl -s {public_url}/v1/messages/<request_id> -H 'Authorization: Bearer {key}'\n\
+             Web console: {public_url}/console (sign in as {DEMO_EMAIL}, password {password}, new each start)\n\n\
              The simulated phone prints each message it sends below.\n"
         );
     }

@@ -113,6 +113,11 @@ pub async fn readiness(caller: Caller, state: web::Data<AppState>) -> Result<Htt
     Ok(HttpResponse::build(status).json(body))
 }
 
+/// What readiness answers, as one flag: paid up, a phone online, the queue running.
+pub fn is_ready(account: &crate::accounts::Account, counts: DeviceCounts) -> bool {
+    account.subscription_active() && counts.online > 0 && account.queue_paused_at.is_none()
+}
+
 fn evaluate(caller: &Caller, counts: DeviceCounts) -> Readiness {
     let account = &caller.account;
     let view = account.view();

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod cli;
+pub mod console;
 pub mod db;
 pub mod demo;
 pub mod devices;
@@ -16,6 +17,7 @@ pub mod ids;
 pub mod keys;
 pub mod link;
 pub mod messages;
+pub mod metrics;
 pub mod otp;
 pub mod plans;
 pub mod queue;

@@ -134,7 +134,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    console_logins (account_id) {
+        account_id -> Text,
+        password_hash -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    console_sessions (id_hash) {
+        id_hash -> Text,
+        account_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(api_keys -> accounts (account_id));
+diesel::joinable!(console_logins -> accounts (account_id));
+diesel::joinable!(console_sessions -> accounts (account_id));
 diesel::joinable!(devices -> accounts (account_id));
 diesel::joinable!(message_events -> messages (message_id));
 diesel::joinable!(otps -> messages (message_id));
@@ -146,5 +165,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     messages,
     message_events,
     idempotency_keys,
-    otps
+    otps,
+    console_logins,
+    console_sessions
 );

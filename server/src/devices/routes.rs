@@ -50,6 +50,13 @@ pub struct DeviceList {
     pub devices: Vec<DeviceView>,
 }
 
+/// The account's devices as the API and the console show them.
+pub async fn list_views(state: &AppState, account_id: &str) -> Result<Vec<DeviceView>, ApiError> {
+    let account_id = account_id.to_owned();
+    let list = state.db.run(move |conn| queries::list(conn, &account_id).map_err(ApiError::from)).await?;
+    views(state, list).await
+}
+
 async fn views(state: &AppState, list: Vec<Device>) -> Result<Vec<DeviceView>, ApiError> {
     let ids: Vec<String> = list.iter().map(|d| d.id.clone()).collect();
     let counts = state.db.run(move |conn| queries::in_flight(conn, &ids).map_err(ApiError::from)).await?;
@@ -72,9 +79,7 @@ async fn views(state: &AppState, list: Vec<Device>) -> Result<Vec<DeviceView>, A
 )]
 #[get("/v1/devices")]
 pub async fn list_devices(caller: Caller, state: web::Data<AppState>) -> Result<web::Json<DeviceList>, ApiError> {
-    let account_id = caller.account.id;
-    let list = state.db.run(move |conn| queries::list(conn, &account_id).map_err(ApiError::from)).await?;
-    Ok(web::Json(DeviceList { ok: true, devices: views(&state, list).await? }))
+    Ok(web::Json(DeviceList { ok: true, devices: list_views(&state, &caller.account.id).await? }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -84,7 +89,8 @@ pub struct DeviceResponse {
     pub device: DeviceView,
 }
 
-async fn find(state: &AppState, account_id: String, id: String) -> Result<Device, ApiError> {
+/// The account's device with this id, or 404: another account's id finds nothing.
+pub async fn find(state: &AppState, account_id: String, id: String) -> Result<Device, ApiError> {
     state
         .db
         .run(move |conn| queries::find_for_account(conn, &account_id, &id).map_err(ApiError::from))
@@ -116,7 +122,7 @@ pub async fn get_device(
     one(&state, device).await
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateDevice {
     pub name: Option<String>,
@@ -141,13 +147,19 @@ pub async fn update_device(
     body: ApiJson<UpdateDevice>,
 ) -> Result<web::Json<DeviceResponse>, ApiError> {
     let device = find(&state, caller.account.id, path.into_inner()).await?;
-    let changes = changes(body.into_inner())?;
+    let updated = update(&state, &device, body.into_inner()).await?;
+    one(&state, updated).await
+}
+
+/// Applies the changes and tells the hub (pacing, whether it may take work).
+pub async fn update(state: &AppState, device: &Device, body: UpdateDevice) -> Result<Device, ApiError> {
+    let changes = changes(body)?;
     let id = device.id.clone();
     let updated = state.db.run(move |conn| queries::update(conn, &id, &changes).map_err(ApiError::from)).await?;
     let pacing = updated.pacing();
     state.hub.set_pacing(&updated.id, pacing.parts_per_minute, pacing.parts_per_day);
     state.hub.set_usable(&updated.id, updated.usable());
-    one(&state, updated).await
+    Ok(updated)
 }
 
 fn changes(body: UpdateDevice) -> Result<DeviceChanges, ApiError> {
@@ -200,6 +212,12 @@ pub async fn unpair_device(
     path: web::Path<String>,
 ) -> Result<web::Json<crate::http::OkResponse>, ApiError> {
     let device = find(&state, caller.account.id, path.into_inner()).await?;
+    unpair(&state, &device).await?;
+    Ok(web::Json(crate::http::OkResponse { ok: true }))
+}
+
+/// Revokes the device's token, re-routes its unacknowledged work and closes its link.
+pub async fn unpair(state: &AppState, device: &Device) -> Result<(), ApiError> {
     let id = device.id.clone();
     state
         .db
@@ -211,5 +229,5 @@ pub async fn unpair_device(
         .await?;
     state.hub.disconnect(&device.id);
     state.hub.wake();
-    Ok(web::Json(crate::http::OkResponse { ok: true }))
+    Ok(())
 }

@@ -105,6 +105,8 @@ pub fn app(
         }))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc))
         .route("/docs", web::get().to(|| async { redirect("/docs/") }))
+        .route("/metrics", web::get().to(crate::metrics::scrape))
+        .configure(crate::console::configure)
         .route("/", web::get().to(|| async { redirect("/docs/") }))
         .default_service(web::to(fallback))
         .wrap(from_fn(trace))
@@ -112,9 +114,13 @@ pub fn app(
 
 /// The route table the fallback consults, built from the same document.
 pub fn route_table(doc: &utoipa::openapi::OpenApi) -> RouteTable {
-    RouteTable::from_openapi(doc)
+    let table = crate::console::PATHS
+        .iter()
+        .fold(RouteTable::from_openapi(doc), |t, (path, methods)| t.with_extra(path, methods));
+    table
         .with_extra("/openapi.json", &["GET"])
         .with_extra("/docs", &["GET"])
+        .with_extra("/metrics", &["GET"])
         .with_extra("/", &["GET"])
 }
 
@@ -151,6 +157,7 @@ async fn trace(
     let started = Instant::now();
     let mut res = next.call(req).instrument(span.clone()).await?;
     let status = res.status();
+    crate::metrics::METRICS.answered(status.as_u16());
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     span.in_scope(|| {
         if status.is_server_error() {

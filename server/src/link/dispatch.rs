@@ -9,6 +9,7 @@ use super::Hub;
 use crate::db::{Db, StoreError};
 use crate::messages::models::Message;
 use crate::messages::queries;
+use crate::metrics::METRICS;
 use crate::time::Timestamp;
 
 /// Most messages claimed for one device in one step: keeps each transaction short.
@@ -58,6 +59,8 @@ async fn round(hub: &Hub, db: &Db) -> Result<usize, StoreError> {
             let parts = u32::try_from(m.segments).unwrap_or(1);
             if hub.send(&c.device_id, ServerFrame::Send(send_frame(&m))) {
                 hub.handed(&c.device_id, parts);
+                let waited = (crate::time::now() - m.queued_at).num_microseconds().unwrap_or(i64::MAX);
+                METRICS.dispatched(waited as f64 / 1e6);
                 handed += 1;
             } else {
                 // The connection went away between claim and send: its cleanup re-queues.

@@ -105,6 +105,11 @@ impl Hub {
         self.closing.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// Phones connected now.
+    pub fn online_count(&self) -> usize {
+        self.lock().len()
+    }
+
     pub fn is_online(&self, device_id: &str) -> bool {
         self.lock().contains_key(device_id)
     }

@@ -225,6 +225,9 @@ fn report_status(
     let (hub, device_id) = (ctx.hub.clone(), ctx.device.id.clone());
     async move {
         let (applied, degraded) = applied.await?;
+        if let Applied::Changed { to, .. } = applied {
+            crate::metrics::METRICS.reported(to.as_str());
+        }
         if let Applied::Changed { from_dispatched: true, .. } = applied {
             hub.finished(&device_id);
         }

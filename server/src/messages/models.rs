@@ -128,7 +128,7 @@ pub struct FailureView {
     pub reason: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, PartialEq, Serialize, ToSchema)]
 pub struct EventView {
     pub status: String,
     pub at: Timestamp,

@@ -329,7 +329,7 @@ pub async fn get_message(
 }
 
 /// The account's message with its device name and timeline, or `not_found`.
-async fn full_view(state: &AppState, account_id: String, id: String) -> Result<MessageView, ApiError> {
+pub async fn full_view(state: &AppState, account_id: String, id: String) -> Result<MessageView, ApiError> {
     state
         .db
         .run(move |conn| -> Result<Option<MessageView>, ApiError> {
@@ -341,7 +341,7 @@ async fn full_view(state: &AppState, account_id: String, id: String) -> Result<M
         .ok_or_else(|| ApiError::NotFound("This account has no message with that request id.".into()))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
@@ -392,7 +392,11 @@ pub async fn list_messages(
     state: web::Data<AppState>,
     query: web::Query<ListQuery>,
 ) -> Result<web::Json<MessageList>, ApiError> {
-    let q = query.into_inner();
+    Ok(web::Json(list(&state, &caller.account, query.into_inner()).await?))
+}
+
+/// One page of the account's messages, filtered (the API's list and the console's search).
+pub async fn list(state: &AppState, account: &Account, q: ListQuery) -> Result<MessageList, ApiError> {
     let limit = q.limit.unwrap_or(50);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::invalid("limit", "`limit` must be between 1 and 100."));
@@ -405,7 +409,7 @@ pub async fn list_messages(
     let to =
         q.to.as_deref()
             .map(|t| {
-                text::normalize_number(t, caller.account.default_region.as_deref())
+                text::normalize_number(t, account.default_region.as_deref())
                     .map_err(|e| ApiError::invalid("to", e.to_string()))
             })
             .transpose()?;
@@ -419,13 +423,13 @@ pub async fn list_messages(
         before: q.cursor,
         limit,
     };
-    let account_id = caller.account.id;
+    let account_id = account.id.clone();
     let mut rows = state.db.run(move |conn| queries::list(conn, &account_id, &filter).map_err(ApiError::from)).await?;
     let has_more = rows.len() as i64 > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(50));
     let next_cursor = if has_more { rows.last().map(|(m, _)| m.id.clone()) } else { None };
     let messages = rows.into_iter().map(|(m, name)| m.view(name, None)).collect();
-    Ok(web::Json(MessageList { ok: true, messages, next_cursor, has_more }))
+    Ok(MessageList { ok: true, messages, next_cursor, has_more })
 }
 
 /// Cancels a message that has not reached a phone yet.

@@ -51,6 +51,15 @@ fn the_demo_delivers_a_first_message_and_stops_promptly() {
     };
     assert_eq!(message["device_name"], "Relay Device 1");
     assert_eq!(message["attempts"], 1);
+    // The printed console credentials open the console, whose checklist saw all of it: account,
+    // phone, key, request, delivery and readiness.
+    let mut browser = crate::console::Browser::at(&url);
+    let signed_in =
+        browser.sign_in(demo["console_email"].as_str().unwrap(), demo["console_password"].as_str().unwrap());
+    assert_eq!(signed_in.status, 303, "{}", signed_in.html);
+    assert_eq!(demo["console_url"], format!("{url}/console"));
+    let dashboard = browser.get("/console");
+    assert_eq!(crate::console::steps_done(&dashboard.html), 6, "{}", dashboard.html);
     // The simulated phone's sent box is the server's standard output.
     let sent_line = next();
     assert_eq!(sent_line["request_id"], id.as_str());

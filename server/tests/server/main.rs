@@ -5,10 +5,13 @@
 mod common;
 
 mod auth;
+mod browser;
 mod cli;
+mod console;
 mod demo;
 mod errors;
 mod messages;
+mod metrics;
 mod openapi;
 mod otp;
 mod phone;

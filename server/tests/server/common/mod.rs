@@ -440,11 +440,15 @@ impl TestDevice {
     pub fn pair(server: &TestServer, key: &str, name: &str) -> Self {
         let offer = server.send("POST", "/v1/devices/pairing", Some(key), None);
         assert_eq!(offer.status, 201, "{}", offer.text);
-        let payload = offer.json()["qr_payload"].as_str().unwrap().to_owned();
+        Self::pair_with_payload(offer.json()["qr_payload"].as_str().unwrap(), name)
+    }
+
+    /// Pairs a new phone with a QR payload shown somewhere (the console's pairing page).
+    pub fn pair_with_payload(payload: &str, name: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let out = Command::new(relay_device_bin())
             .arg("pair")
-            .arg(&payload)
+            .arg(payload)
             .arg("--data-dir")
             .arg(dir.path().join("data"))
             .args(["--name", name, "--json"])

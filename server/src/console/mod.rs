@@ -1,0 +1,58 @@
+//! The web console: pages for the people who run an account, served by the same process as
+//! the API from server-side HTML (maud), so `cargo run` needs no JavaScript build step.
+//!
+//! It shares nothing with the API's credentials: a console session is a cookie that the API
+//! ignores, and an API key is not a console password. Every form that changes something
+//! carries a CSRF token bound to the session.
+
+pub mod auth;
+mod devices;
+mod events;
+mod i18n;
+mod messages;
+mod onboarding;
+mod pages;
+mod routes;
+
+use actix_web::web;
+
+pub use i18n::Lang;
+
+/// The console's paths, for the fallback's `405 Allow` table.
+pub const PATHS: &[(&str, &[&str])] = &[
+    ("/console", &["GET"]),
+    ("/console/login", &["GET", "POST"]),
+    ("/console/logout", &["POST"]),
+    ("/console/devices", &["GET"]),
+    ("/console/devices/pair", &["POST"]),
+    ("/console/devices/{device_id}", &["POST"]),
+    ("/console/messages", &["GET"]),
+    ("/console/messages/{request_id}", &["GET"]),
+    ("/console/events", &["GET"]),
+    ("/console/assets/console.js", &["GET"]),
+];
+
+/// The live-update script, compiled into the binary.
+const SCRIPT: &str = include_str!("assets/console.js");
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/console", web::get().to(routes::dashboard))
+        .route("/console/login", web::get().to(routes::login_form))
+        .route("/console/login", web::post().to(routes::login))
+        .route("/console/logout", web::post().to(routes::logout))
+        .route("/console/devices", web::get().to(devices::list))
+        .route("/console/devices/pair", web::post().to(devices::pair))
+        .route("/console/devices/{device_id}", web::post().to(devices::change))
+        .route("/console/messages", web::get().to(messages::list))
+        .route("/console/messages/{request_id}", web::get().to(messages::show))
+        .route("/console/events", web::get().to(events::stream))
+        .route(
+            "/console/assets/console.js",
+            web::get().to(|| async {
+                actix_web::HttpResponse::Ok()
+                    .content_type("text/javascript; charset=utf-8")
+                    .insert_header(("Cache-Control", "public, max-age=300"))
+                    .body(SCRIPT)
+            }),
+        );
+}

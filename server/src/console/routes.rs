@@ -1,0 +1,163 @@
+//! The console's handlers. Every failure becomes a page in the reader's language (or, when
+//! signed out, the sign-in page); the JSON error envelope is the API's, not the console's.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, ContentType};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use serde::Deserialize;
+
+use super::auth::{self, ConsoleError, LOGIN_CSRF_COOKIE, SESSION_COOKIE, Session};
+use super::i18n::Lang;
+use super::{onboarding, pages};
+use crate::secrets;
+use crate::state::AppState;
+
+/// Forms carry every field; a missing one is simply empty (and fails its check).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LoginForm {
+    csrf: String,
+    email: String,
+    password: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CsrfForm {
+    pub(super) csrf: String,
+}
+
+pub(super) fn page(status: StatusCode, lang: Lang, markup: maud::Markup) -> HttpResponse {
+    let mut res = HttpResponse::build(status);
+    res.content_type(ContentType::html())
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+        ))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .cookie(pages::lang_cookie(lang));
+    res.body(markup.into_string())
+}
+
+pub(super) fn see_other(to: &str) -> actix_web::HttpResponseBuilder {
+    let mut res = HttpResponse::SeeOther();
+    res.insert_header((header::LOCATION, to.to_owned()));
+    res
+}
+
+/// What a failed console request shows.
+pub(super) fn failure(lang: Lang, e: &ConsoleError) -> HttpResponse {
+    let t = lang.texts();
+    match e {
+        ConsoleError::SignedOut => see_other("/console/login").finish(),
+        ConsoleError::Csrf => page(StatusCode::FORBIDDEN, lang, pages::problem(lang, t.form_expired)),
+        ConsoleError::TooManyAttempts => page(StatusCode::TOO_MANY_REQUESTS, lang, pages::problem(lang, t.too_many)),
+        ConsoleError::Hashing(_) | ConsoleError::Store(_) => {
+            tracing::warn!(error = %e, "console request failed");
+            page(e.status_code(), lang, pages::problem(lang, t.server_error))
+        }
+    }
+}
+
+impl ResponseError for ConsoleError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ConsoleError::SignedOut => StatusCode::SEE_OTHER,
+            ConsoleError::Csrf => StatusCode::FORBIDDEN,
+            ConsoleError::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+            ConsoleError::Hashing(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ConsoleError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        failure(Lang::En, self)
+    }
+}
+
+pub async fn dashboard(
+    req: HttpRequest,
+    session: Result<Session, ConsoleError>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let lang = Lang::of(&req);
+    let session = match session {
+        Ok(session) => session,
+        Err(e) => return failure(lang, &e),
+    };
+    let account = session.account.clone();
+    let progress = state.db.run(move |conn| onboarding::progress(conn, &account).map_err(ConsoleError::from)).await;
+    match progress {
+        Ok(progress) => {
+            page(StatusCode::OK, lang, pages::dashboard(lang, &session.account, &session.csrf_token(), &progress))
+        }
+        Err(e) => failure(lang, &e),
+    }
+}
+
+/// The sign-in form, with a fresh double-submit token in a cookie and in the form.
+fn login_page(req: &HttpRequest, state: &AppState, status: StatusCode, error: Option<&str>) -> HttpResponse {
+    let lang = Lang::of(req);
+    let token = auth::new_login_token();
+    let mut res = page(status, lang, pages::login(lang, &token, error));
+    if let Err(e) = res.add_cookie(&auth::login_token_cookie(state, &token)) {
+        tracing::warn!(error = %e, "cannot set the sign-in token cookie");
+    }
+    res
+}
+
+pub async fn login_form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    login_page(&req, &state, StatusCode::OK, None)
+}
+
+pub async fn login(req: HttpRequest, state: web::Data<AppState>, form: web::Form<LoginForm>) -> HttpResponse {
+    let lang = Lang::of(&req);
+    let form = form.into_inner();
+    // Hashes compared, not the tokens: equal-time enough, and nothing secret leaks either way.
+    let cookie = req.cookie(LOGIN_CSRF_COOKIE).map(|c| secrets::sha256_hex(c.value()));
+    if form.csrf.is_empty() || cookie.as_deref() != Some(secrets::sha256_hex(&form.csrf).as_str()) {
+        return failure(lang, &ConsoleError::Csrf);
+    }
+    let client = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    if let Err(e) = auth::count_attempt(&client) {
+        return failure(lang, &e);
+    }
+    let LoginForm { email, password, .. } = form;
+    let opened = state
+        .db
+        .run(move |conn| match auth::check_login(conn, &email, &password)? {
+            Some(account) => auth::open_session(conn, &account.id).map(Some),
+            None => Ok(None),
+        })
+        .await;
+    match opened {
+        Ok(Some(raw)) => {
+            tracing::info!("console sign-in");
+            see_other("/console")
+                .cookie(auth::session_cookie(&state, &raw))
+                .cookie(auth::removal(LOGIN_CSRF_COOKIE, "/console/login"))
+                .finish()
+        }
+        Ok(None) => login_page(&req, &state, StatusCode::UNAUTHORIZED, Some(lang.texts().bad_login)),
+        Err(e) => failure(lang, &e),
+    }
+}
+
+pub async fn logout(
+    req: HttpRequest,
+    session: Result<Session, ConsoleError>,
+    state: web::Data<AppState>,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
+    let lang = Lang::of(&req);
+    let session = match session.and_then(|s| s.check_csrf(&form.csrf).map(|()| s)) {
+        Ok(session) => session,
+        Err(e) => return failure(lang, &e),
+    };
+    let raw = session.raw_id().to_owned();
+    match state.db.run(move |conn| auth::close_session(conn, &raw)).await {
+        Ok(()) => see_other("/console/login").cookie(auth::removal(SESSION_COOKIE, "/console")).finish(),
+        Err(e) => failure(lang, &e),
+    }
+}

@@ -1,0 +1,60 @@
+//! The console in headless Chromium (Debian's `chromium`, driven by playwright-core from npm):
+//! sign in, pair a simulated phone from the QR page and see it come online without a reload,
+//! watch a message reach delivered, switch to Urdu. `scripts/test.sh` installs the npm
+//! package and skips this loudly when Chromium or Node is missing (a failure in CI).
+//! Screenshots land in `target/console-screenshots/`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde_json::json;
+
+use crate::common::{Backend, TestDb, TestDevice, TestServer, create_account};
+
+#[test]
+fn the_console_works_in_a_real_browser() {
+    let db = TestDb::new(Backend::Sqlite);
+    let account = create_account(&db, "browser@example.com", "standard");
+    let password = "a browser's password";
+    let out = crate::console::set_password(&db, &account.id, password);
+    assert!(out.status.success());
+    let server = TestServer::start(&db);
+
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shots = manifest.parent().unwrap().join("target/console-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let mut script = Command::new("node")
+        .arg(manifest.join("tests/browser/console.mjs"))
+        .env("RELAY_URL", &server.url)
+        .env("RELAY_EMAIL", "browser@example.com")
+        .env("RELAY_PASSWORD", password)
+        .env("RELAY_SCREENSHOTS", &shots)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node (scripts/test.sh checks for it)");
+    let mut to_script = script.stdin.take().unwrap();
+    let mut from_script = BufReader::new(script.stdout.take().unwrap()).lines();
+    let mut next = || from_script.next().unwrap_or_else(|| panic!("the browser script stopped")).unwrap();
+
+    // The phone scans what the page shows.
+    let line = next();
+    let payload = line.strip_prefix("PAYLOAD ").unwrap_or_else(|| panic!("expected the payload, got {line:?}"));
+    let mut phone = TestDevice::pair_with_payload(payload, "Browser phone");
+    // Slow enough that the message page opens before delivery, and must update by itself.
+    phone.run(&["--latency-ms", "2500"]);
+    assert_eq!(next(), "ONLINE");
+
+    let body = json!({"to": "+923001234567", "message": "Seen in a browser"}).to_string();
+    let sent = server.send("POST", "/v1/messages", Some(&account.key), Some(&body));
+    assert_eq!(sent.status, 202, "{}", sent.text);
+    writeln!(to_script, "{}", sent.json()["request_id"].as_str().unwrap()).unwrap();
+    assert_eq!(next(), "DELIVERED");
+    assert_eq!(next(), "DONE");
+    assert!(script.wait().unwrap().success(), "the browser script failed");
+    for page in ["sign-in", "dashboard", "pairing", "devices", "message", "message-ur", "dashboard-ur"] {
+        assert!(shots.join(format!("{page}.png")).is_file(), "no screenshot of {page}");
+    }
+}

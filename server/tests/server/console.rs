@@ -1,0 +1,499 @@
+//! The web console through a real server: sign-in with an Argon2 password, the onboarding
+//! checklist computed from the account, CSRF on every form, sessions that are not API
+//! credentials (and keys that are not passwords), fixation, escaping and the Urdu layout.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::both_backends;
+use crate::common::{BIN, Backend, TestDb, TestDevice, TestServer, cli, create_account};
+
+both_backends!(
+    a_person_signs_in_follows_the_checklist_and_signs_out,
+    forms_without_the_right_csrf_token_are_refused,
+    sessions_and_api_keys_never_stand_in_for_each_other,
+    a_session_id_brought_by_the_browser_is_never_adopted,
+    names_are_escaped_and_urdu_reads_right_to_left,
+);
+
+const PASSWORD: &str = "correct horse battery";
+
+/// `relay-server account set-password`, the password on standard input.
+pub fn set_password(db: &TestDb, account_id: &str, password: &str) -> std::process::Output {
+    let mut child = Command::new(BIN)
+        .args(["account", "set-password", "--account", account_id, "--json", "--database", &db.url])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// A browser without JavaScript: keeps cookies, does not follow redirects.
+pub struct Browser {
+    http: reqwest::blocking::Client,
+    base: String,
+    cookies: HashMap<String, String>,
+}
+
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub set_cookies: Vec<String>,
+    pub html: String,
+}
+
+impl Browser {
+    fn new(server: &TestServer) -> Self {
+        Self::at(&server.url)
+    }
+
+    pub fn at(base: &str) -> Self {
+        let http = reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Browser { http, base: base.to_owned(), cookies: HashMap::new() }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    fn take(&mut self, res: reqwest::blocking::Response) -> Page {
+        let status = res.status().as_u16();
+        let location = res.headers().get("location").map(|v| v.to_str().unwrap().to_owned());
+        let set_cookies: Vec<String> =
+            res.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+        for c in &set_cookies {
+            let (pair, attrs) = c.split_once(';').unwrap_or((c, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if attrs.contains("Max-Age=0") || value.is_empty() {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        Page { status, location, set_cookies, html: res.text().unwrap() }
+    }
+
+    pub fn get(&mut self, path: &str) -> Page {
+        let res = self.http.get(format!("{}{path}", self.base)).header("cookie", self.cookie_header()).send().unwrap();
+        self.take(res)
+    }
+
+    fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let res = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .form(form)
+            .send()
+            .unwrap();
+        self.take(res)
+    }
+
+    /// The value of the hidden `csrf` field of the page's first form.
+    fn csrf(page: &Page) -> String {
+        let at = page.html.find(r#"name="csrf" value=""#).expect("a form with a CSRF token");
+        let rest = &page.html[at + r#"name="csrf" value=""#.len()..];
+        rest[..rest.find('"').unwrap()].to_owned()
+    }
+
+    pub fn sign_in(&mut self, email: &str, password: &str) -> Page {
+        let form = self.get("/console/login");
+        assert_eq!(form.status, 200);
+        let token = Self::csrf(&form);
+        self.post("/console/login", &[("csrf", &token), ("email", email), ("password", password)])
+    }
+}
+
+fn account_with_password(db: &TestDb, email: &str) -> crate::common::TestAccount {
+    let account = create_account(db, email, "standard");
+    let out = set_password(db, &account.id, PASSWORD);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    account
+}
+
+pub fn steps_done(html: &str) -> usize {
+    html.matches(r#"data-done="true""#).count()
+}
+
+fn a_person_signs_in_follows_the_checklist_and_signs_out(backend: Backend) {
+    let db = TestDb::new(backend);
+    let account = account_with_password(&db, "ops@example.com");
+    // Too short a password is refused, and changes nothing.
+    let short = set_password(&db, &account.id, "short");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stdout).contains("at least 10 characters"));
+    let server = TestServer::start(&db);
+    let mut browser = Browser::new(&server);
+
+    // Signed out, the console sends you to the sign-in page.
+    let away = browser.get("/console");
+    assert_eq!((away.status, away.location.as_deref()), (303, Some("/console/login")));
+
+    let wrong = browser.sign_in("ops@example.com", "not the password");
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.html.contains("The email or password is wrong."));
+    assert!(!browser.cookies.contains_key("relay_session"));
+
+    let signed_in = browser.sign_in("ops@example.com", PASSWORD);
+    assert_eq!((signed_in.status, signed_in.location.as_deref()), (303, Some("/console")));
+    let session = signed_in.set_cookies.iter().find(|c| c.starts_with("relay_session=")).unwrap();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/console"] {
+        assert!(session.contains(attribute), "{session} lacks {attribute}");
+    }
+    // The database holds only the session's hash.
+    let raw = browser.cookies["relay_session"].clone();
+    let dump = cli(&db, &["account", "list", "--json"]).stdout;
+    assert!(!dump.contains(&raw));
+
+    // A fresh account: created, nothing else.
+    let dashboard = browser.get("/console");
+    assert_eq!(dashboard.status, 200, "{}", dashboard.html);
+    assert!(dashboard.html.contains("Getting started"));
+    assert_eq!(steps_done(&dashboard.html), 1, "{}", dashboard.html);
+
+    // A request through the API ticks "key taken" and "first request".
+    let body = json!({"to": "+923001234567", "message": "first"}).to_string();
+    assert_eq!(server.send("POST", "/v1/messages", Some(&account.key), Some(&body)).status, 202);
+    assert_eq!(steps_done(&browser.get("/console").html), 3);
+
+    // Signing out ends the session: the old cookie no longer opens the console.
+    let dashboard = browser.get("/console");
+    let token = Browser::csrf(&dashboard);
+    let out = browser.post("/console/logout", &[("csrf", &token)]);
+    assert_eq!((out.status, out.location.as_deref()), (303, Some("/console/login")));
+    assert!(!browser.cookies.contains_key("relay_session"));
+    browser.cookies.insert("relay_session".into(), raw);
+    assert_eq!(browser.get("/console").status, 303);
+}
+
+fn forms_without_the_right_csrf_token_are_refused(backend: Backend) {
+    let db = TestDb::new(backend);
+    account_with_password(&db, "csrf@example.com");
+    let server = TestServer::start(&db);
+    let mut browser = Browser::new(&server);
+
+    // Sign-in: the token must match the cookie set with the form.
+    browser.get("/console/login");
+    let forged =
+        browser.post("/console/login", &[("csrf", "forged"), ("email", "csrf@example.com"), ("password", PASSWORD)]);
+    assert_eq!(forged.status, 403);
+    assert!(forged.html.contains("This form has expired"));
+    let missing = browser.post("/console/login", &[("email", "csrf@example.com"), ("password", PASSWORD)]);
+    assert_eq!(missing.status, 403);
+    assert!(!browser.cookies.contains_key("relay_session"));
+
+    // Signed in: sign-out needs the session's token, so another site cannot sign you out.
+    assert_eq!(browser.sign_in("csrf@example.com", PASSWORD).status, 303);
+    let dashboard = browser.get("/console");
+    let token = Browser::csrf(&dashboard);
+    assert_eq!(browser.post("/console/logout", &[("csrf", "00ff")]).status, 403);
+    assert_eq!(browser.post("/console/logout", &[]).status, 403);
+    assert_eq!(browser.get("/console").status, 200, "a refused form leaves the session alone");
+    // Another session's token is not this session's.
+    let mut other = Browser::new(&server);
+    assert_eq!(other.sign_in("csrf@example.com", PASSWORD).status, 303);
+    let other_token = Browser::csrf(&other.get("/console"));
+    assert_ne!(token, other_token);
+    assert_eq!(browser.post("/console/logout", &[("csrf", &other_token)]).status, 403);
+    assert_eq!(browser.post("/console/logout", &[("csrf", &token)]).status, 303);
+}
+
+fn sessions_and_api_keys_never_stand_in_for_each_other(backend: Backend) {
+    let db = TestDb::new(backend);
+    let account = account_with_password(&db, "keys@example.com");
+    let server = TestServer::start(&db);
+    let mut browser = Browser::new(&server);
+
+    // The API key is not the console password.
+    assert_eq!(browser.sign_in("keys@example.com", &account.key).status, 401);
+    // Nor is the password an API key.
+    server.get("/v1/account", Some(PASSWORD)).assert_error(401, "unauthorized");
+
+    // The console's cookie opens nothing on the API.
+    assert_eq!(browser.sign_in("keys@example.com", PASSWORD).status, 303);
+    let res = browser.http.get(format!("{}/v1/account", server.url)).header("cookie", browser.cookie_header()).send();
+    assert_eq!(res.unwrap().status().as_u16(), 401);
+
+    // A suspended account cannot sign in, and its open session stops working.
+    assert!(cli(&db, &["account", "suspend", "--account", &account.id]).success);
+    assert_eq!(browser.get("/console").status, 303);
+    assert_eq!(Browser::new(&server).sign_in("keys@example.com", PASSWORD).status, 401);
+
+    // Guessing is slowed: ten attempts a minute per address, then 429.
+    let mut guesser = Browser::new(&server);
+    let statuses: Vec<u16> =
+        (0..12).map(|i| guesser.sign_in("keys@example.com", &format!("guess {i}")).status).collect();
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{statuses:?}");
+}
+
+fn a_session_id_brought_by_the_browser_is_never_adopted(backend: Backend) {
+    let db = TestDb::new(backend);
+    let account = account_with_password(&db, "fixation@example.com");
+    let server = TestServer::start(&db);
+
+    // An attacker plants a session id of their choosing before the victim signs in.
+    let mut victim = Browser::new(&server);
+    victim.cookies.insert("relay_session".into(), "planted-by-attacker".into());
+    assert_eq!(victim.sign_in("fixation@example.com", PASSWORD).status, 303);
+    let issued = victim.cookies["relay_session"].clone();
+    assert_ne!(issued, "planted-by-attacker");
+    let mut attacker = Browser::new(&server);
+    attacker.cookies.insert("relay_session".into(), "planted-by-attacker".into());
+    assert_eq!(attacker.get("/console").status, 303);
+
+    // Each sign-in gets its own id, and a new password ends them all.
+    let mut second = Browser::new(&server);
+    assert_eq!(second.sign_in("fixation@example.com", PASSWORD).status, 303);
+    assert_ne!(second.cookies["relay_session"], issued);
+    assert!(set_password(&db, &account.id, "another long password").status.success());
+    assert_eq!(victim.get("/console").status, 303);
+    assert_eq!(second.get("/console").status, 303);
+}
+
+fn names_are_escaped_and_urdu_reads_right_to_left(backend: Backend) {
+    let db = TestDb::new(backend);
+    let out = cli(
+        &db,
+        &["account", "create", "--name", "<script>alert(1)</script> Shop", "--email", "xss@example.com", "--json"],
+    );
+    assert!(out.success, "{out:?}");
+    let id = out.json()["account"]["id"].as_str().unwrap().to_owned();
+    assert!(set_password(&db, &id, PASSWORD).status.success());
+    let server = TestServer::start(&db);
+    let mut browser = Browser::new(&server);
+    assert_eq!(browser.sign_in("xss@example.com", PASSWORD).status, 303);
+
+    let page = browser.get("/console");
+    assert!(!page.html.contains("<script>alert(1)</script>"), "{}", page.html);
+    assert!(page.html.contains("&lt;script&gt;alert(1)&lt;/script&gt; Shop"));
+    assert!(page.html.contains(r#"<html lang="en" dir="ltr">"#));
+
+    // The switch, then the remembered choice.
+    let urdu = browser.get("/console?lang=ur");
+    assert!(urdu.html.contains(r#"<html lang="ur" dir="rtl">"#), "{}", urdu.html);
+    assert!(urdu.html.contains("آغاز"));
+    assert!(!urdu.html.contains("Getting started"));
+    let again = browser.get("/console");
+    assert!(again.html.contains(r#"dir="rtl""#));
+    let back = browser.get("/console?lang=en");
+    assert!(back.html.contains(r#"dir="ltr""#) && back.html.contains("Getting started"));
+}
+
+both_backends!(devices_are_listed_renamed_disabled_and_unpaired, pairing_from_the_console_is_seen_live);
+
+impl Browser {
+    /// The value of the hidden `csrf` field of the form posting to `action`.
+    fn csrf_of(page: &Page, action: &str) -> String {
+        let at = page.html.find(&format!(r#"action="{action}""#)).expect("the form");
+        Self::csrf(&Page { status: 200, location: None, set_cookies: vec![], html: page.html[at..].to_owned() })
+    }
+}
+
+fn signed_in(server: &TestServer, db: &TestDb, email: &str) -> (crate::common::TestAccount, Browser) {
+    let account = account_with_password(db, email);
+    let mut browser = Browser::new(server);
+    assert_eq!(browser.sign_in(email, PASSWORD).status, 303);
+    (account, browser)
+}
+
+fn devices_are_listed_renamed_disabled_and_unpaired(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start_with(&db, &["--heartbeat-secs", "2"]);
+    let (account, mut browser) = signed_in(&server, &db, "devices@example.com");
+    let empty = browser.get("/console/devices");
+    assert_eq!(empty.status, 200);
+    assert!(empty.html.contains("No phone is paired yet."));
+
+    let mut phone = TestDevice::pair(&server, &account.key, "<b>Till</b> phone");
+    phone.run(&[]);
+    let id = phone.device_id.clone();
+    let listed = poll_page(&mut browser, "/console/devices", |html| html.contains(r#"data-state="online""#));
+    assert!(listed.contains("&lt;b&gt;Till&lt;/b&gt; phone") && !listed.contains("<b>Till</b>"), "{listed}");
+    assert!(listed.contains("Simulated"), "the SIM's carrier: {listed}");
+
+    let action = format!("/console/devices/{id}");
+    let list = browser.get("/console/devices");
+    let token = Browser::csrf_of(&list, &action);
+    let renamed = browser.post(&action, &[("csrf", &token), ("action", "rename"), ("name", "Front desk")]);
+    assert_eq!((renamed.status, renamed.location.as_deref()), (303, Some("/console/devices")));
+    let api = server.get(&format!("/v1/devices/{id}"), Some(&account.key)).json();
+    assert_eq!(api["name"], "Front desk");
+    let too_long = "x".repeat(101);
+    let refused = browser.post(&action, &[("csrf", &token), ("action", "rename"), ("name", &too_long)]);
+    assert_eq!(refused.status, 422);
+
+    assert_eq!(browser.post(&action, &[("csrf", &token), ("action", "disable")]).status, 303);
+    assert_eq!(server.get(&format!("/v1/devices/{id}"), Some(&account.key)).json()["enabled"], false);
+    assert!(browser.get("/console/devices").html.contains(r#"data-state="disabled""#));
+    assert_eq!(browser.post(&action, &[("csrf", &token), ("action", "enable")]).status, 303);
+    assert_eq!(server.get(&format!("/v1/devices/{id}"), Some(&account.key)).json()["enabled"], true);
+
+    // Another account's console cannot touch this device.
+    let (_, mut other) = signed_in(&server, &db, "other@example.com");
+    let other_token = Browser::csrf(&other.get("/console/devices"));
+    let foreign = other.post(&action, &[("csrf", &other_token), ("action", "unpair")]);
+    assert_eq!(foreign.status, 404);
+    assert!(!other.get("/console/devices").html.contains("Front desk"));
+
+    assert_eq!(browser.post(&action, &[("csrf", &token), ("action", "unpair")]).status, 303);
+    server.get(&format!("/v1/devices/{id}"), Some(&account.key)).assert_error(404, "not_found");
+    assert!(browser.get("/console/devices").html.contains("No phone is paired yet."));
+}
+
+fn poll_page(browser: &mut Browser, path: &str, ready: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let page = browser.get(path);
+        if ready(&page.html) {
+            return page.html;
+        }
+        assert!(Instant::now() < deadline, "{path} never got there: {}", page.html);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn pairing_from_the_console_is_seen_live(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db);
+    let (_, mut browser) = signed_in(&server, &db, "pair@example.com");
+    let list = browser.get("/console/devices");
+    let token = Browser::csrf_of(&list, "/console/devices/pair");
+    assert_eq!(browser.post("/console/devices/pair", &[("csrf", "nope")]).status, 403);
+    let pairing = browser.post("/console/devices/pair", &[("csrf", &token)]);
+    assert_eq!(pairing.status, 200, "{}", pairing.html);
+    assert!(pairing.html.contains("<svg"), "the QR code is drawn");
+    assert!(pairing.html.contains(r#"<script src="/console/assets/console.js""#));
+    let payload = attribute(&pairing.html, "data-payload").replace("&amp;", "&");
+    assert!(payload.starts_with("relay://pair?"), "{payload}");
+    assert_eq!(browser.get("/console/assets/console.js").status, 200);
+
+    // The live stream, as the page's script reads it.
+    let mut events = BufReader::new(
+        browser
+            .http
+            .get(format!("{}/console/events", server.url))
+            .header("cookie", browser.cookie_header())
+            .timeout(Duration::from_secs(30))
+            .send()
+            .unwrap(),
+    );
+    let first = next_event(&mut events);
+    assert_eq!(first, json!([]), "no device yet");
+
+    // The phone scans the code from the page; the stream reports it online by itself.
+    let mut phone = TestDevice::pair_with_payload(&payload, "Scanned phone");
+    phone.run(&[]);
+    let seen = loop {
+        let devices = next_event(&mut events);
+        if devices.as_array().unwrap().iter().any(|d| d["online"] == true) {
+            break devices;
+        }
+    };
+    assert_eq!(seen[0]["name"], "Scanned phone");
+    assert_eq!(seen[0]["state"], "online");
+
+    // Without a session there is no stream.
+    let anonymous = reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    assert_eq!(anonymous.get(format!("{}/console/events", server.url)).send().unwrap().status().as_u16(), 303);
+}
+
+fn attribute(html: &str, name: &str) -> String {
+    let at = html.find(&format!(r#"{name}=""#)).unwrap_or_else(|| panic!("no {name} in {html}"));
+    let rest = &html[at + name.len() + 2..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+fn next_event(stream: &mut impl BufRead) -> serde_json::Value {
+    next_named_event(stream, "devices")
+}
+
+both_backends!(messages_are_searched_and_followed_live);
+
+fn messages_are_searched_and_followed_live(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db);
+    let (account, mut browser) = signed_in(&server, &db, "messages@example.com");
+    let send = |to: &str, text: &str| -> String {
+        let body = json!({"to": to, "message": text}).to_string();
+        let reply = server.send("POST", "/v1/messages", Some(&account.key), Some(&body));
+        assert_eq!(reply.status, 202, "{}", reply.text);
+        reply.json()["request_id"].as_str().unwrap().to_owned()
+    };
+    let first = send("+923001234567", "<img src=x onerror=alert(1)> your code");
+    let second = send("+923007654321", "second");
+
+    let all = browser.get("/console/messages");
+    assert_eq!(all.status, 200);
+    assert!(all.html.contains(&first) && all.html.contains(&second));
+    // By number, typed as people type it.
+    let by_number = browser.get("/console/messages?q=%2B92+300+1234567");
+    assert!(by_number.html.contains(&first) && !by_number.html.contains(&second), "{}", by_number.html);
+    let by_status = browser.get("/console/messages?status=delivered");
+    assert!(by_status.html.contains("No message matches."));
+    let bad = browser.get("/console/messages?q=not-a-number");
+    assert_eq!(bad.status, 422);
+    // A request id opens the message.
+    let jump = browser.get(&format!("/console/messages?q={first}"));
+    assert_eq!(jump.location.as_deref(), Some(format!("/console/messages/{first}").as_str()));
+
+    let shown = browser.get(&format!("/console/messages/{first}"));
+    assert_eq!(shown.status, 200);
+    assert!(!shown.html.contains("<img src=x"), "{}", shown.html);
+    assert!(shown.html.contains("&lt;img src=x onerror=alert(1)&gt; your code"));
+    assert!(shown.html.contains(r#"data-state="queued""#));
+
+    // Another account sees neither the message nor its stream.
+    let (_, mut other) = signed_in(&server, &db, "nosy@example.com");
+    assert_eq!(other.get(&format!("/console/messages/{first}")).status, 404);
+    assert!(!other.get("/console/messages").html.contains(&first));
+
+    // The page's stream follows the message to delivered once a phone takes it.
+    let mut events = BufReader::new(
+        browser
+            .http
+            .get(format!("{}/console/events?message={first}", server.url))
+            .header("cookie", browser.cookie_header())
+            .timeout(Duration::from_secs(30))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(next_named_event(&mut events, "message")["status"], "queued");
+    let mut phone = TestDevice::pair(&server, &account.key, "Messages phone");
+    phone.run(&["--latency-ms", "20"]);
+    let delivered = loop {
+        let m = next_named_event(&mut events, "message");
+        if m["status"] == "delivered" {
+            break m;
+        }
+    };
+    let steps: Vec<&str> =
+        delivered["events"].as_array().unwrap().iter().map(|e| e["status"].as_str().unwrap()).collect();
+    assert_eq!(steps, ["queued", "dispatched", "sent", "delivered"]);
+    let done = browser.get(&format!("/console/messages/{first}"));
+    assert!(done.html.contains(r#"data-state="delivered""#) && done.html.contains("Messages phone"));
+}
+
+/// The data of the next event called `name` on a server-sent event stream.
+fn next_named_event(stream: &mut impl BufRead, name: &str) -> serde_json::Value {
+    let mut event = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(stream.read_line(&mut line).unwrap() > 0, "the stream ended");
+        let line = line.trim_end();
+        if let Some(found) = line.strip_prefix("event: ") {
+            event = found.to_owned();
+        } else if let Some(data) = line.strip_prefix("data: ")
+            && event == name
+        {
+            return serde_json::from_str(data).unwrap();
+        }
+    }
+}

@@ -25,6 +25,9 @@ pub struct ServeOptions {
     pub otp_secret: crate::otp::secret::OtpSecret,
     /// Expose `POST /v1/test/clock/advance` (tests only).
     pub unsafe_test_clock: bool,
+    /// The key webhook signing secrets are stored under.
+    pub webhook_key: crate::webhooks::secret::WebhookKey,
+    pub webhooks: crate::webhooks::deliver::DeliverySettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +73,14 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     state.tls_fingerprint = opts.tls.as_ref().map(|t| t.fingerprint.as_str().into());
     state.otp_secret = std::sync::Arc::new(opts.otp_secret.clone());
     state.test_clock = opts.unsafe_test_clock;
+    state.webhook_key = std::sync::Arc::new(opts.webhook_key.clone());
+    state.webhook_settings = opts.webhooks;
+    if opts.webhooks.allow_private {
+        tracing::warn!("--allow-private-webhooks: webhooks may target loopback and private addresses");
+    }
+    if let crate::webhooks::deliver::Schedule::TestMillis(ms) = opts.webhooks.schedule {
+        tracing::warn!(ms, "--unsafe-test-webhook-schedule-ms: webhook retries are minutes early; for tests only");
+    }
     if opts.unsafe_test_clock {
         tracing::warn!("--unsafe-test-clock: POST /v1/test/clock/advance can move this server's clock; for tests only");
     }
@@ -92,6 +103,8 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     let stopper = actix_web::rt::spawn(stop_on_signal(server.handle(), upkeep_state.hub.clone()));
     let upkeep = tokio::spawn(upkeep(upkeep_state.clone()));
     let dispatcher = tokio::spawn(dispatch::run(upkeep_state.hub.clone(), db.clone()));
+    let webhooks =
+        tokio::spawn(crate::webhooks::deliver::run(db.clone(), upkeep_state.webhook_key.clone(), opts.webhooks));
     // The demo phone pairs over HTTP with this server, which serves only while `server` is
     // being awaited: so the demo starts in a task of its own.
     let demo = opts.demo.clone().map(|dir| {
@@ -112,6 +125,8 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     stopper.abort();
     upkeep.abort();
     dispatcher.abort();
+    // Attempts in flight are abandoned: their leases run out and they are delivered again.
+    webhooks.abort();
     flush_last_used(&upkeep_state).await;
     tracing::info!("stopped");
     result.map_err(ServeError::Run)

@@ -30,7 +30,7 @@ fn the_demo_delivers_a_first_message_and_stops_promptly() {
     let key = demo["api_key"].as_str().unwrap().to_owned();
     assert!(demo["curl"].as_str().unwrap().contains(&key));
 
-    let http = reqwest::blocking::Client::new();
+    let http = crate::common::http_client();
     let started = Instant::now();
     let sent: Value = http
         .post(format!("{url}/v1/messages"))

@@ -14,3 +14,4 @@ mod otp;
 mod phone;
 mod shutdown;
 mod tls;
+mod webhooks;

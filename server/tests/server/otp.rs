@@ -282,7 +282,7 @@ fn concurrent_correct_verifies_succeed_exactly_once(backend: Backend) {
             let (url, key, otp_id, code, barrier) =
                 (server.url.clone(), a.key.clone(), otp_id.clone(), code.clone(), barrier.clone());
             std::thread::spawn(move || {
-                let http = reqwest::blocking::Client::new();
+                let http = crate::common::http_client();
                 barrier.wait();
                 let r = http
                     .post(format!("{url}/v1/otp/verify"))

@@ -1,0 +1,458 @@
+//! Webhook storage: endpoints, the event outbox, deliveries and their attempts.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::EventType;
+use super::models::{Attempt, Delivery, DeliveryStatus, Endpoint, EventBody, subscribes};
+use crate::db::DbConnection;
+use crate::db::schema::{devices, messages, webhook_attempts, webhook_deliveries, webhook_endpoints, webhook_events};
+use crate::ids::{IdKind, new_id};
+use crate::messages::models::Message;
+use crate::time::{self, Timestamp};
+
+/// After this long with nothing but failed attempts, an endpoint is disabled.
+pub const DISABLE_AFTER_FAILING: Duration = Duration::days(5);
+
+/// The enabled endpoints of the account that want `event`: one indexed read.
+pub fn subscribed_endpoints(conn: &mut DbConnection, account_id: &str, event: EventType) -> QueryResult<Vec<String>> {
+    let rows: Vec<(String, String)> = webhook_endpoints::table
+        .filter(webhook_endpoints::account_id.eq(account_id))
+        .filter(webhook_endpoints::enabled.eq(true))
+        .select((webhook_endpoints::id, webhook_endpoints::events))
+        .load(conn)?;
+    Ok(rows.into_iter().filter(|(_, events)| subscribes(events, event.as_str())).map(|(id, _)| id).collect())
+}
+
+/// Stores the event and a due delivery to each of `endpoints`; returns the event id.
+pub fn insert_event(
+    conn: &mut DbConnection,
+    account_id: &str,
+    event: EventType,
+    data: serde_json::Value,
+    endpoints: &[String],
+) -> QueryResult<String> {
+    let now = time::now();
+    let id = new_id(IdKind::Event);
+    let body = EventBody { id: &id, event_type: event.as_str(), created_at: Timestamp(now), data };
+    let payload = serde_json::to_string(&body).unwrap_or_default();
+    diesel::insert_into(webhook_events::table)
+        .values((
+            webhook_events::id.eq(&id),
+            webhook_events::account_id.eq(account_id),
+            webhook_events::event_type.eq(event.as_str()),
+            webhook_events::payload.eq(&payload),
+            webhook_events::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    for endpoint_id in endpoints {
+        insert_delivery(conn, &id, endpoint_id, account_id, now)?;
+    }
+    Ok(id)
+}
+
+fn insert_delivery(
+    conn: &mut DbConnection,
+    event_id: &str,
+    endpoint_id: &str,
+    account_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<String> {
+    let delivery = Delivery {
+        id: new_id(IdKind::WebhookDelivery),
+        event_id: event_id.to_owned(),
+        endpoint_id: endpoint_id.to_owned(),
+        account_id: account_id.to_owned(),
+        status: DeliveryStatus::Pending.as_str().to_owned(),
+        attempts: 0,
+        next_attempt_at: Some(now),
+        claimed_until: None,
+        last_http_status: None,
+        last_error: None,
+        created_at: now,
+        updated_at: now,
+        delivered_at: None,
+    };
+    diesel::insert_into(webhook_deliveries::table).values(&delivery).execute(conn)?;
+    Ok(delivery.id)
+}
+
+/// A `webhook.test` event for one endpoint only; returns (event id, delivery id).
+pub fn insert_test_event(
+    conn: &mut DbConnection,
+    account_id: &str,
+    endpoint_id: &str,
+) -> QueryResult<(String, String)> {
+    let data = serde_json::json!({
+        "webhook_id": endpoint_id,
+        "message": "A test event from Relay: this endpoint receives and verifies webhooks.",
+    });
+    let now = time::now();
+    let id = new_id(IdKind::Event);
+    let body = EventBody { id: &id, event_type: EventType::WebhookTest.as_str(), created_at: Timestamp(now), data };
+    diesel::insert_into(webhook_events::table)
+        .values((
+            webhook_events::id.eq(&id),
+            webhook_events::account_id.eq(account_id),
+            webhook_events::event_type.eq(EventType::WebhookTest.as_str()),
+            webhook_events::payload.eq(serde_json::to_string(&body).unwrap_or_default()),
+            webhook_events::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    let delivery_id = insert_delivery(conn, &id, endpoint_id, account_id, now)?;
+    Ok((id, delivery_id))
+}
+
+/// A message's event data: what the API shows of it.
+pub fn message_data(conn: &mut DbConnection, message_id: &str) -> QueryResult<serde_json::Value> {
+    let (m, device_name): (Message, Option<String>) = messages::table
+        .left_join(devices::table.on(devices::id.nullable().eq(messages::device_id)))
+        .filter(messages::id.eq(message_id))
+        .select((Message::as_select(), devices::name.nullable()))
+        .first(conn)?;
+    let v = m.view(device_name, None);
+    Ok(serde_json::json!({
+        "request_id": v.request_id,
+        "status": v.status,
+        "to": v.to,
+        "device_id": v.device_id,
+        "device_name": v.device_name,
+        "attempts": v.attempts,
+        "failure": v.failure,
+        "metadata": v.metadata,
+        "batch_id": v.batch_id,
+    }))
+}
+
+// ---- endpoints ----
+
+pub fn insert_endpoint(conn: &mut DbConnection, endpoint: &Endpoint) -> QueryResult<()> {
+    diesel::insert_into(webhook_endpoints::table).values(endpoint).execute(conn).map(|_| ())
+}
+
+pub fn list_endpoints(conn: &mut DbConnection, account_id: &str) -> QueryResult<Vec<Endpoint>> {
+    webhook_endpoints::table
+        .filter(webhook_endpoints::account_id.eq(account_id))
+        .order(webhook_endpoints::id.asc())
+        .select(Endpoint::as_select())
+        .load(conn)
+}
+
+pub fn find_endpoint(conn: &mut DbConnection, account_id: &str, id: &str) -> QueryResult<Option<Endpoint>> {
+    webhook_endpoints::table
+        .filter(webhook_endpoints::id.eq(id))
+        .filter(webhook_endpoints::account_id.eq(account_id))
+        .select(Endpoint::as_select())
+        .first(conn)
+        .optional()
+}
+
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = webhook_endpoints)]
+pub struct EndpointChanges {
+    pub url: Option<String>,
+    pub events: Option<String>,
+    pub description: Option<Option<String>>,
+    pub enabled: Option<bool>,
+    pub disabled_reason: Option<Option<String>>,
+    pub failing_since: Option<Option<NaiveDateTime>>,
+    pub secret_enc: Option<String>,
+    pub previous_secret_enc: Option<Option<String>>,
+    pub previous_secret_until: Option<Option<NaiveDateTime>>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+pub fn update_endpoint(
+    conn: &mut DbConnection,
+    account_id: &str,
+    id: &str,
+    changes: &EndpointChanges,
+) -> QueryResult<Option<Endpoint>> {
+    let n = diesel::update(webhook_endpoints::table)
+        .filter(webhook_endpoints::id.eq(id))
+        .filter(webhook_endpoints::account_id.eq(account_id))
+        .set(changes)
+        .execute(conn)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    find_endpoint(conn, account_id, id)
+}
+
+pub fn delete_endpoint(conn: &mut DbConnection, account_id: &str, id: &str) -> QueryResult<bool> {
+    let n = diesel::delete(webhook_endpoints::table)
+        .filter(webhook_endpoints::id.eq(id))
+        .filter(webhook_endpoints::account_id.eq(account_id))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Endpoints the server disabled (410, or days of failures): `GET /v1/queue` warns of them.
+pub fn auto_disabled(conn: &mut DbConnection, account_id: &str) -> QueryResult<Vec<(String, String, String)>> {
+    webhook_endpoints::table
+        .filter(webhook_endpoints::account_id.eq(account_id))
+        .filter(webhook_endpoints::enabled.eq(false))
+        .filter(webhook_endpoints::disabled_reason.is_not_null())
+        .select((webhook_endpoints::id, webhook_endpoints::url, webhook_endpoints::disabled_reason.assume_not_null()))
+        .load(conn)
+}
+
+// ---- deliveries, as the API shows them ----
+
+pub type DeliveryRow = (Delivery, String);
+
+/// A page of an endpoint's deliveries, newest first, with one more row than asked for.
+pub fn list_deliveries(
+    conn: &mut DbConnection,
+    endpoint_id: &str,
+    before: Option<&str>,
+    status: Option<DeliveryStatus>,
+    limit: i64,
+) -> QueryResult<Vec<(DeliveryRow, Vec<Attempt>)>> {
+    let mut q = webhook_deliveries::table
+        .inner_join(webhook_events::table)
+        .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
+        .select((Delivery::as_select(), webhook_events::event_type))
+        .into_boxed();
+    if let Some(before) = before {
+        q = q.filter(webhook_deliveries::id.lt(before.to_owned()));
+    }
+    if let Some(s) = status {
+        q = q.filter(webhook_deliveries::status.eq(s.as_str()));
+    }
+    let rows: Vec<DeliveryRow> = q.order(webhook_deliveries::id.desc()).limit(limit + 1).load(conn)?;
+    let ids: Vec<&String> = rows.iter().map(|(d, _)| &d.id).collect();
+    let mut attempts: Vec<Attempt> = webhook_attempts::table
+        .filter(webhook_attempts::delivery_id.eq_any(ids))
+        .order((webhook_attempts::delivery_id.asc(), webhook_attempts::number.asc()))
+        .select(Attempt::as_select())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let (mine, rest): (Vec<Attempt>, Vec<Attempt>) =
+                std::mem::take(&mut attempts).into_iter().partition(|a| a.delivery_id == row.0.id);
+            attempts = rest;
+            (row, mine)
+        })
+        .collect())
+}
+
+/// A delivery with its event type, its event's payload and its attempts.
+pub type DeliveryDetail = (Delivery, String, String, Vec<Attempt>);
+
+/// One delivery of the account, with its event type, payload and attempts.
+pub fn find_delivery(conn: &mut DbConnection, account_id: &str, id: &str) -> QueryResult<Option<DeliveryDetail>> {
+    let Some((d, event_type, payload)) = webhook_deliveries::table
+        .inner_join(webhook_events::table)
+        .filter(webhook_deliveries::id.eq(id))
+        .filter(webhook_deliveries::account_id.eq(account_id))
+        .select((Delivery::as_select(), webhook_events::event_type, webhook_events::payload))
+        .first::<(Delivery, String, String)>(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let attempts = webhook_attempts::table
+        .filter(webhook_attempts::delivery_id.eq(id))
+        .order(webhook_attempts::number.asc())
+        .select(Attempt::as_select())
+        .load(conn)?;
+    Ok(Some((d, event_type, payload, attempts)))
+}
+
+/// What asking for a redelivery did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Redeliver {
+    Queued,
+    /// A worker holds it right now.
+    InFlight,
+    NotFound,
+}
+
+/// Makes the delivery due now (whatever its status), unless a worker holds it.
+pub fn redeliver(conn: &mut DbConnection, account_id: &str, id: &str) -> QueryResult<Redeliver> {
+    let now = time::now();
+    let n = diesel::update(webhook_deliveries::table)
+        .filter(webhook_deliveries::id.eq(id))
+        .filter(webhook_deliveries::account_id.eq(account_id))
+        .filter(webhook_deliveries::claimed_until.is_null().or(webhook_deliveries::claimed_until.lt(now)))
+        .set((
+            webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()),
+            webhook_deliveries::next_attempt_at.eq(now),
+            webhook_deliveries::claimed_until.eq(None::<NaiveDateTime>),
+            webhook_deliveries::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    if n == 1 {
+        return Ok(Redeliver::Queued);
+    }
+    let exists = webhook_deliveries::table
+        .filter(webhook_deliveries::id.eq(id))
+        .filter(webhook_deliveries::account_id.eq(account_id))
+        .select(webhook_deliveries::id)
+        .first::<String>(conn)
+        .optional()?;
+    Ok(if exists.is_some() { Redeliver::InFlight } else { Redeliver::NotFound })
+}
+
+// ---- the workers' side ----
+
+/// A claimed delivery with what sending it needs.
+#[derive(Debug, Clone, Queryable)]
+pub struct Claimed {
+    pub delivery_id: String,
+    pub attempts: i32,
+    pub event_id: String,
+    pub payload: String,
+    pub endpoint_id: String,
+    pub url: String,
+    pub secret_enc: String,
+    pub previous_secret_enc: Option<String>,
+    pub previous_secret_until: Option<NaiveDateTime>,
+}
+
+/// Leases up to `limit` due deliveries of enabled endpoints until `now + lease`, oldest due
+/// first. The UPDATE re-checks that each is still unclaimed, so two workers (or two server
+/// instances) never both take one; a crashed worker's lease runs out and the delivery is due again.
+pub fn claim(conn: &mut DbConnection, limit: i64, lease: Duration) -> QueryResult<Vec<Claimed>> {
+    let now = time::now();
+    let unclaimed = || webhook_deliveries::claimed_until.is_null().or(webhook_deliveries::claimed_until.lt(now));
+    let ids: Vec<String> = webhook_deliveries::table
+        .inner_join(webhook_endpoints::table)
+        .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+        .filter(webhook_deliveries::next_attempt_at.le(now))
+        .filter(unclaimed())
+        .filter(webhook_endpoints::enabled.eq(true))
+        .order(webhook_deliveries::next_attempt_at.asc())
+        .limit(limit)
+        .select(webhook_deliveries::id)
+        .load(conn)?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let claimed: Vec<String> = diesel::update(webhook_deliveries::table)
+        .filter(webhook_deliveries::id.eq_any(&ids))
+        .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+        .filter(unclaimed())
+        .set(webhook_deliveries::claimed_until.eq(now + lease))
+        .returning(webhook_deliveries::id)
+        .get_results(conn)?;
+    webhook_deliveries::table
+        .inner_join(webhook_events::table)
+        .inner_join(webhook_endpoints::table)
+        .filter(webhook_deliveries::id.eq_any(&claimed))
+        .order(webhook_deliveries::next_attempt_at.asc())
+        .select((
+            webhook_deliveries::id,
+            webhook_deliveries::attempts,
+            webhook_events::id,
+            webhook_events::payload,
+            webhook_endpoints::id,
+            webhook_endpoints::url,
+            webhook_endpoints::secret_enc,
+            webhook_endpoints::previous_secret_enc,
+            webhook_endpoints::previous_secret_until,
+        ))
+        .load(conn)
+}
+
+/// How an attempt ended, for the delivery and its endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// 2xx.
+    Delivered,
+    /// Network error, timeout, 429 or 5xx: try again later, if the schedule allows.
+    Retry,
+    /// Any other answer: this delivery is over.
+    Final,
+    /// 410 Gone: this delivery is over and the endpoint is disabled.
+    Gone,
+}
+
+/// One finished attempt, to be stored.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub attempt: Attempt,
+    pub endpoint_id: String,
+    pub verdict: Verdict,
+}
+
+/// Stores a batch of attempts and moves each delivery on; returns the endpoints this disabled.
+pub fn apply_outcomes(conn: &mut DbConnection, outcomes: &[Outcome]) -> QueryResult<Vec<(String, String)>> {
+    let now = time::now();
+    let mut disabled = Vec::new();
+    for o in outcomes {
+        let a = &o.attempt;
+        let status = match (o.verdict, a.next_attempt_at) {
+            (Verdict::Delivered, _) => DeliveryStatus::Delivered,
+            (Verdict::Retry, Some(_)) => DeliveryStatus::Pending,
+            _ => DeliveryStatus::Failed,
+        };
+        // Only the worker that made attempt n-1 the last one may record attempt n: a worker
+        // whose lease ran out while it waited finds its attempt already superseded.
+        let moved = diesel::update(webhook_deliveries::table.find(&a.delivery_id))
+            .filter(webhook_deliveries::attempts.eq(a.number - 1))
+            .set((
+                webhook_deliveries::status.eq(status.as_str()),
+                webhook_deliveries::attempts.eq(a.number),
+                webhook_deliveries::next_attempt_at.eq(a.next_attempt_at),
+                webhook_deliveries::claimed_until.eq(None::<NaiveDateTime>),
+                webhook_deliveries::last_http_status.eq(a.http_status),
+                webhook_deliveries::last_error.eq(&a.error),
+                webhook_deliveries::updated_at.eq(now),
+                webhook_deliveries::delivered_at.eq(if status == DeliveryStatus::Delivered {
+                    Some(a.at)
+                } else {
+                    None
+                }),
+            ))
+            .execute(conn)?;
+        if moved == 0 {
+            continue;
+        }
+        diesel::insert_into(webhook_attempts::table).values(a).execute(conn)?;
+        let endpoint = webhook_endpoints::table.find(&o.endpoint_id);
+        match o.verdict {
+            Verdict::Delivered => {
+                diesel::update(endpoint.filter(webhook_endpoints::failing_since.is_not_null()))
+                    .set(webhook_endpoints::failing_since.eq(None::<NaiveDateTime>))
+                    .execute(conn)?;
+            }
+            Verdict::Gone => {
+                let reason = "The endpoint answered 410 Gone; re-enable it once it receives webhooks again.";
+                let n = diesel::update(endpoint.filter(webhook_endpoints::enabled.eq(true)))
+                    .set((
+                        webhook_endpoints::enabled.eq(false),
+                        webhook_endpoints::disabled_reason.eq(reason),
+                        webhook_endpoints::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                if n == 1 {
+                    disabled.push((o.endpoint_id.clone(), reason.to_owned()));
+                }
+            }
+            Verdict::Retry | Verdict::Final => {
+                diesel::update(endpoint.filter(webhook_endpoints::failing_since.is_null()))
+                    .set(webhook_endpoints::failing_since.eq(a.at))
+                    .execute(conn)?;
+                let reason = "Every attempt failed for 5 days; re-enable it once it receives webhooks again.";
+                let n = diesel::update(
+                    endpoint
+                        .filter(webhook_endpoints::enabled.eq(true))
+                        .filter(webhook_endpoints::failing_since.le(now - DISABLE_AFTER_FAILING)),
+                )
+                .set((
+                    webhook_endpoints::enabled.eq(false),
+                    webhook_endpoints::disabled_reason.eq(reason),
+                    webhook_endpoints::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+                if n == 1 {
+                    disabled.push((o.endpoint_id.clone(), reason.to_owned()));
+                }
+            }
+        }
+    }
+    Ok(disabled)
+}

@@ -76,9 +76,11 @@ impl Default for DeliverySettings {
 }
 
 impl DeliverySettings {
-    /// How long a claim holds a delivery: longer than any attempt can take.
+    /// How long a claim holds a delivery: longer than any attempt can take (the timeout
+    /// bounds connecting and answering alike), plus time to store the outcome. A delivery
+    /// whose worker died is due again when it runs out: 35 s after the claim by default.
     fn lease(&self) -> chrono::Duration {
-        chrono::Duration::from_std(self.timeout + Duration::from_secs(15)).unwrap_or(chrono::Duration::seconds(30))
+        chrono::Duration::from_std(self.timeout * 2 + Duration::from_secs(5)).unwrap_or(chrono::Duration::seconds(35))
     }
 }
 

@@ -278,9 +278,9 @@ fn undelivered_events_survive_a_server_kill(backend: Backend) {
         &[
             "--allow-private-webhooks",
             "--unsafe-test-webhook-schedule-ms",
-            "1500",
-            "--unsafe-test-webhook-timeout-ms",
             "1000",
+            "--unsafe-test-webhook-timeout-ms",
+            "2000",
         ],
     );
     let receiver = Receiver::start(0);
@@ -292,15 +292,24 @@ fn undelivered_events_survive_a_server_kill(backend: Backend) {
         assert_eq!(server.send("POST", "/v1/queue/pause", Some(&a.key), Some("{}")).status, 200);
         assert_eq!(server.send("POST", "/v1/queue/resume", Some(&a.key), None).status, 200);
     }
+    // Every delivery failed once and waits for its retry...
     poll(Duration::from_secs(30), "a first failed attempt of all 30 events", || {
         let logs = attempt_logs(&server, &a.key, &webhook_id);
         (logs.len() == 30 && logs.values().all(|t| !t.is_empty())).then_some(())
     });
+    // ...then the receiver stops answering, and the server dies with retries in flight (leased,
+    // unrecorded) and others still waiting.
+    receiver.answer(Answer::Hang(Duration::from_secs(30)));
+    poll(Duration::from_secs(30), "retries in flight", || {
+        (receiver.received().iter().filter(|r| r.answered.is_none()).count() >= 5).then_some(())
+    });
     server.kill_hard();
-    let before_restart = receiver.received();
-    assert!(before_restart.iter().all(|r| r.answered == Some(503)), "nothing succeeded before the kill");
+    let before = receiver.received();
+    assert!(before.iter().all(|r| r.answered != Some(200)), "nothing succeeded before the kill");
+    let in_flight = before.iter().filter(|r| r.answered.is_none()).count();
     receiver.answer(Answer::Status(200, "ok".into()));
     server.restart();
+    // In-flight ones wait for their lease (2 × timeout + 5 s) to run out.
     poll(Duration::from_secs(60), "all 30 deliveries delivered after the restart", || {
         let list = deliveries(&server, &a.key, &webhook_id);
         (list.len() == 30 && list.iter().all(|d| d["status"] == "delivered")).then_some(())
@@ -310,7 +319,7 @@ fn undelivered_events_survive_a_server_kill(backend: Backend) {
     for r in receiver.received().iter().filter(|r| r.answered == Some(200)) {
         *successes.entry(r.header("webhook-id").to_owned()).or_default() += 1;
     }
-    assert_eq!(successes.len(), 30, "every event arrived: {successes:?}");
+    assert_eq!(successes.len(), 30, "every event arrived ({in_flight} were in flight at the kill): {successes:?}");
     assert!(successes.values().all(|&n| n == 1), "none delivered twice once it succeeded: {successes:?}");
     for id in &events {
         assert_eq!(successes.get(id), Some(&1), "{id}");

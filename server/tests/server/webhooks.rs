@@ -21,6 +21,7 @@ both_backends!(
     gone_disables_the_endpoint_and_the_queue_warns,
     a_rotated_secret_signs_alongside_the_old_one,
     a_test_event_a_final_failure_and_a_manual_retry,
+    five_days_of_failures_disable_the_endpoint,
 );
 
 /// Webhooks to loopback are allowed only with this flag; retries come after 300 ms.
@@ -538,4 +539,45 @@ fn a_test_event_a_final_failure_and_a_manual_retry(backend: Backend) {
     assert_eq!(list["webhooks"][0]["events"], json!(["otp.verified"]));
     assert_eq!(server.send("DELETE", &format!("/v1/webhooks/{webhook_id}"), Some(&a.key), None).status, 200);
     server.get(&format!("/v1/webhooks/deliveries/{delivery_id}"), Some(&a.key)).assert_error(404, "not_found");
+}
+
+fn five_days_of_failures_disable_the_endpoint(backend: Backend) {
+    let db = TestDb::new(backend);
+    let a = create_account(&db, "failing@example.com", "standard");
+    let mut args = ARGS.to_vec();
+    args.push("--unsafe-test-clock");
+    let server = TestServer::start_with(&db, &args);
+    let receiver = Receiver::start(0);
+    receiver.answer(Answer::Status(500, "still broken".into()));
+    let (webhook_id, _) = create_webhook(&server, &a.key, json!({"url": receiver.url()}));
+    let (_, delivery_id) = send_test_event(&server, &a.key, &webhook_id);
+    let w = poll(Duration::from_secs(20), "the endpoint failing", || {
+        let w = server.get(&format!("/v1/webhooks/{webhook_id}"), Some(&a.key)).json()["webhook"].clone();
+        w["failing_since"].is_string().then_some(w)
+    });
+    assert_eq!(w["enabled"], true, "a few failures do not disable it: {w}");
+    assert_eq!(server.get("/v1/queue", Some(&a.key)).json()["warnings"], json!([]));
+
+    // Five days and more of nothing but failures.
+    let advanced = server.send("POST", "/v1/test/clock/advance", None, Some(r#"{"seconds": 432060}"#));
+    assert_eq!(advanced.status, 200, "{}", advanced.text);
+    let w = poll(Duration::from_secs(20), "the endpoint disabled", || {
+        let w = server.get(&format!("/v1/webhooks/{webhook_id}"), Some(&a.key)).json()["webhook"].clone();
+        (w["enabled"] == false).then_some(w)
+    });
+    assert!(w["disabled_reason"].as_str().unwrap().contains("5 days"), "{w}");
+    let queue = server.get("/v1/queue", Some(&a.key)).json();
+    assert_eq!(queue["warnings"][0]["code"], "webhook_disabled", "{queue}");
+    assert_eq!(queue["warnings"][0]["webhook_id"], webhook_id.as_str());
+    assert!(queue["warnings"][0]["message"].as_str().unwrap().contains(&webhook_id), "{queue}");
+    // Its delivery stays pending, waiting for the endpoint to come back.
+    let d = delivery(&server, &a.key, &delivery_id);
+    assert_eq!(d["status"], "pending", "{d}");
+    let tried = d["attempts"].as_array().unwrap().len();
+    std::thread::sleep(Duration::from_millis(900));
+    assert_eq!(
+        delivery(&server, &a.key, &delivery_id)["attempts"].as_array().unwrap().len(),
+        tried,
+        "no attempts while disabled"
+    );
 }

@@ -378,10 +378,19 @@ pub struct Outcome {
     pub verdict: Verdict,
 }
 
+/// What a batch of attempts says about one endpoint.
+#[derive(Debug, Default)]
+struct EndpointOutcomes {
+    succeeded: bool,
+    gone: bool,
+    first_failure: Option<NaiveDateTime>,
+}
+
 /// Stores a batch of attempts and moves each delivery on; returns the endpoints this disabled.
 pub fn apply_outcomes(conn: &mut DbConnection, outcomes: &[Outcome]) -> QueryResult<Vec<(String, String)>> {
     let now = time::now();
     let mut disabled = Vec::new();
+    let mut by_endpoint: std::collections::BTreeMap<&str, EndpointOutcomes> = std::collections::BTreeMap::new();
     for o in outcomes {
         let a = &o.attempt;
         let status = match (o.verdict, a.next_attempt_at) {
@@ -412,45 +421,48 @@ pub fn apply_outcomes(conn: &mut DbConnection, outcomes: &[Outcome]) -> QueryRes
             continue;
         }
         diesel::insert_into(webhook_attempts::table).values(a).execute(conn)?;
-        let endpoint = webhook_endpoints::table.find(&o.endpoint_id);
+        let seen = by_endpoint.entry(o.endpoint_id.as_str()).or_default();
         match o.verdict {
-            Verdict::Delivered => {
-                diesel::update(endpoint.filter(webhook_endpoints::failing_since.is_not_null()))
-                    .set(webhook_endpoints::failing_since.eq(None::<NaiveDateTime>))
-                    .execute(conn)?;
-            }
-            Verdict::Gone => {
-                let reason = "The endpoint answered 410 Gone; re-enable it once it receives webhooks again.";
-                let n = diesel::update(endpoint.filter(webhook_endpoints::enabled.eq(true)))
-                    .set((
-                        webhook_endpoints::enabled.eq(false),
-                        webhook_endpoints::disabled_reason.eq(reason),
-                        webhook_endpoints::updated_at.eq(now),
-                    ))
-                    .execute(conn)?;
-                if n == 1 {
-                    disabled.push((o.endpoint_id.clone(), reason.to_owned()));
-                }
-            }
+            Verdict::Delivered => seen.succeeded = true,
+            Verdict::Gone => seen.gone = true,
             Verdict::Retry | Verdict::Final => {
-                diesel::update(endpoint.filter(webhook_endpoints::failing_since.is_null()))
-                    .set(webhook_endpoints::failing_since.eq(a.at))
-                    .execute(conn)?;
-                let reason = "Every attempt failed for 5 days; re-enable it once it receives webhooks again.";
-                let n = diesel::update(
-                    endpoint
-                        .filter(webhook_endpoints::enabled.eq(true))
-                        .filter(webhook_endpoints::failing_since.le(now - DISABLE_AFTER_FAILING)),
-                )
-                .set((
-                    webhook_endpoints::enabled.eq(false),
-                    webhook_endpoints::disabled_reason.eq(reason),
-                    webhook_endpoints::updated_at.eq(now),
-                ))
+                seen.first_failure = Some(seen.first_failure.map_or(a.at, |t: NaiveDateTime| t.min(a.at)));
+            }
+        }
+    }
+    // Once per endpoint of the batch, however many of its attempts it holds.
+    for (endpoint_id, seen) in by_endpoint {
+        let endpoint = webhook_endpoints::table.find(endpoint_id);
+        let disable = |conn: &mut DbConnection, reason: &str, failing_for: Option<NaiveDateTime>| {
+            let mut q = diesel::update(endpoint.filter(webhook_endpoints::enabled.eq(true))).into_boxed();
+            if let Some(before) = failing_for {
+                q = q.filter(webhook_endpoints::failing_since.le(before));
+            }
+            q.set((
+                webhook_endpoints::enabled.eq(false),
+                webhook_endpoints::disabled_reason.eq(reason),
+                webhook_endpoints::updated_at.eq(now),
+            ))
+            .execute(conn)
+        };
+        if seen.gone {
+            let reason = "The endpoint answered 410 Gone; re-enable it once it receives webhooks again.";
+            if disable(conn, reason, None)? == 1 {
+                disabled.push((endpoint_id.to_owned(), reason.to_owned()));
+            }
+        }
+        if seen.succeeded {
+            // Not failing continuously: the run of failures, if any, is over.
+            diesel::update(endpoint.filter(webhook_endpoints::failing_since.is_not_null()))
+                .set(webhook_endpoints::failing_since.eq(None::<NaiveDateTime>))
                 .execute(conn)?;
-                if n == 1 {
-                    disabled.push((o.endpoint_id.clone(), reason.to_owned()));
-                }
+        } else if let Some(first) = seen.first_failure {
+            diesel::update(endpoint.filter(webhook_endpoints::failing_since.is_null()))
+                .set(webhook_endpoints::failing_since.eq(first))
+                .execute(conn)?;
+            let reason = "Every attempt failed for 5 days; re-enable it once it receives webhooks again.";
+            if disable(conn, reason, Some(now - DISABLE_AFTER_FAILING))? == 1 {
+                disabled.push((endpoint_id.to_owned(), reason.to_owned()));
             }
         }
     }

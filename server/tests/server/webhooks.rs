@@ -22,6 +22,7 @@ both_backends!(
     a_rotated_secret_signs_alongside_the_old_one,
     a_test_event_a_final_failure_and_a_manual_retry,
     five_days_of_failures_disable_the_endpoint,
+    queue_and_expiry_events_are_sent,
 );
 
 /// Webhooks to loopback are allowed only with this flag; retries come after 300 ms.
@@ -580,4 +581,47 @@ fn five_days_of_failures_disable_the_endpoint(backend: Backend) {
         tried,
         "no attempts while disabled"
     );
+}
+
+fn queue_and_expiry_events_are_sent(backend: Backend) {
+    let db = TestDb::new(backend);
+    let a = create_account(&db, "events@example.com", "standard");
+    crate::common::add_online_device(&db, &a.id);
+    let mut args = ARGS.to_vec();
+    args.push("--unsafe-test-clock");
+    let server = TestServer::start_with(&db, &args);
+    let receiver = Receiver::start(0);
+    create_webhook(
+        &server,
+        &a.key,
+        json!({"url": receiver.url(), "events": ["message.expired", "queue.blocked", "queue.resumed"]}),
+    );
+    let device_id = server.get("/v1/devices", Some(&a.key)).json()["devices"][0]["id"].as_str().unwrap().to_owned();
+    let arrived = |kind: &str| {
+        poll(Duration::from_secs(20), kind, || {
+            receiver.received().into_iter().map(|r| r.json()).find(|v| v["type"] == kind)
+        })
+    };
+
+    // Disabling the only phone blocks the queue; enabling it again resumes it.
+    let path = format!("/v1/devices/{device_id}");
+    assert_eq!(server.send("PATCH", &path, Some(&a.key), Some(r#"{"enabled": false}"#)).status, 200);
+    let blocked = arrived("queue.blocked");
+    assert_eq!(blocked["data"]["device_id"], device_id.as_str(), "{blocked}");
+    assert_eq!(server.send("PATCH", &path, Some(&a.key), Some(r#"{"enabled": true}"#)).status, 200);
+    arrived("queue.resumed");
+
+    // A message nobody takes expires, and says so.
+    let body = json!({"to": "+923001234567", "message": "too late", "metadata": {"ticket": "T-1"}});
+    let reply = server.send("POST", "/v1/messages", Some(&a.key), Some(&body.to_string()));
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    let request_id = reply.json()["request_id"].as_str().unwrap().to_owned();
+    let advanced = server.send("POST", "/v1/test/clock/advance", None, Some(r#"{"seconds": 2592000}"#));
+    assert_eq!(advanced.status, 200, "{}", advanced.text);
+    let expired = arrived("message.expired");
+    assert_eq!(expired["data"]["request_id"], request_id.as_str(), "{expired}");
+    assert_eq!(expired["data"]["status"], "expired");
+    assert_eq!(expired["data"]["failure"]["code"], "expired");
+    assert_eq!(expired["data"]["metadata"], json!({"ticket": "T-1"}));
+    assert_eq!(receiver.received().len(), 3, "nothing it did not subscribe to");
 }

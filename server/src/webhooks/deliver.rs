@@ -130,7 +130,16 @@ pub async fn run(db: Db, key: Arc<WebhookKey>, settings: DeliverySettings) {
         Schedule::TestMillis(ms) => Duration::from_millis(ms.clamp(10, 500)),
         Schedule::Standard => POLL,
     };
+    // After a claim found nothing, the next poll first reads: an idle server takes no write lock.
+    let mut idle = false;
     loop {
+        if idle {
+            let due = db.run(|conn| queries::any_due(conn).map_err(StoreError::from)).await;
+            if matches!(due, Ok(false)) {
+                idle = !woken(poll).await;
+                continue;
+            }
+        }
         // Wait for room before claiming: a lease starts ticking at the claim.
         let room = match Arc::clone(&slots).acquire_owned().await {
             Ok(first) => {
@@ -152,6 +161,7 @@ pub async fn run(db: Db, key: Arc<WebhookKey>, settings: DeliverySettings) {
             }
         };
         let full = batch.len() == usize::try_from(limit).unwrap_or(0);
+        idle = batch.is_empty();
         for job in batch {
             let Ok(permit) = Arc::clone(&slots).acquire_owned().await else { return };
             let (client, key, done) = (client.clone(), key.clone(), done_tx.clone());
@@ -161,12 +171,19 @@ pub async fn run(db: Db, key: Arc<WebhookKey>, settings: DeliverySettings) {
                 drop(permit);
             });
         }
-        if !full {
-            tokio::select! {
-                () = WAKE.notified() => {}
-                () = tokio::time::sleep(poll) => {}
-            }
+        if !full && woken(poll).await {
+            // An event was just recorded: claim through the writer, which runs after the
+            // recording transaction committed (a read now might not see it yet).
+            idle = false;
         }
+    }
+}
+
+/// Waits for a recorded event (true) or for `poll` to pass (false).
+async fn woken(poll: Duration) -> bool {
+    tokio::select! {
+        () = WAKE.notified() => true,
+        () = tokio::time::sleep(poll) => false,
     }
 }
 

@@ -312,6 +312,19 @@ pub struct Claimed {
     pub previous_secret_until: Option<NaiveDateTime>,
 }
 
+/// Whether any delivery is due: a read, so an idle server's poll takes no write lock.
+pub fn any_due(conn: &mut DbConnection) -> QueryResult<bool> {
+    let now = time::now();
+    let found = webhook_deliveries::table
+        .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+        .filter(webhook_deliveries::next_attempt_at.le(now))
+        .filter(webhook_deliveries::claimed_until.is_null().or(webhook_deliveries::claimed_until.lt(now)))
+        .select(webhook_deliveries::id)
+        .first::<String>(conn)
+        .optional()?;
+    Ok(found.is_some())
+}
+
 /// Leases up to `limit` due deliveries of enabled endpoints until `now + lease`, oldest due
 /// first. The UPDATE re-checks that each is still unclaimed, so two workers (or two server
 /// instances) never both take one; a crashed worker's lease runs out and the delivery is due again.

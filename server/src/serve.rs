@@ -153,6 +153,12 @@ async fn upkeep(state: AppState) {
         tick.tick().await;
         flush_last_used(&state).await;
         state.limits.forget_idle();
+        let pruned = state.db.write(|conn| crate::webhooks::queries::prune(conn).map_err(StoreError::from)).await;
+        match pruned {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(deliveries = n, "pruned old webhook deliveries"),
+            Err(e) => tracing::warn!(error = %e, "could not prune old webhook deliveries"),
+        }
     }
 }
 

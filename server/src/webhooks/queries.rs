@@ -197,6 +197,39 @@ pub fn auto_disabled(conn: &mut DbConnection, account_id: &str) -> QueryResult<V
         .load(conn)
 }
 
+/// How long finished deliveries (and their attempts and events) are kept.
+pub const RETENTION: Duration = Duration::days(30);
+/// Most deliveries removed in one pass: keeps the writer's transaction short.
+const PRUNE_BATCH: i64 = 1000;
+
+/// Removes up to [`PRUNE_BATCH`] deliveries that finished more than [`RETENTION`] ago, with
+/// their attempts, and the events left without deliveries. Returns how many deliveries went.
+pub fn prune(conn: &mut DbConnection) -> QueryResult<usize> {
+    let cutoff = time::now() - RETENTION;
+    let old: Vec<(String, String)> = webhook_deliveries::table
+        .filter(webhook_deliveries::status.ne(DeliveryStatus::Pending.as_str()))
+        .filter(webhook_deliveries::updated_at.lt(cutoff))
+        .select((webhook_deliveries::id, webhook_deliveries::event_id))
+        .limit(PRUNE_BATCH)
+        .load(conn)?;
+    if old.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<&String> = old.iter().map(|(id, _)| id).collect();
+    diesel::delete(webhook_attempts::table.filter(webhook_attempts::delivery_id.eq_any(&ids))).execute(conn)?;
+    let n = diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::id.eq_any(&ids))).execute(conn)?;
+    let mut events: Vec<&String> = old.iter().map(|(_, e)| e).collect();
+    events.sort();
+    events.dedup();
+    let still_used: Vec<String> = webhook_deliveries::table
+        .filter(webhook_deliveries::event_id.eq_any(&events))
+        .select(webhook_deliveries::event_id)
+        .load(conn)?;
+    let unused: Vec<&String> = events.into_iter().filter(|e| !still_used.contains(e)).collect();
+    diesel::delete(webhook_events::table.filter(webhook_events::id.eq_any(unused))).execute(conn)?;
+    Ok(n)
+}
+
 // ---- deliveries, as the API shows them ----
 
 pub type DeliveryRow = (Delivery, String);
@@ -391,6 +424,18 @@ pub struct Outcome {
     pub verdict: Verdict,
 }
 
+/// Attempt rows, many per INSERT. The two-backend connection type has no multi-row INSERT,
+/// so the statement is run on the backend's own connection.
+fn insert_attempts(conn: &mut DbConnection, rows: Vec<Attempt>) -> QueryResult<()> {
+    for chunk in rows.chunks(500) {
+        match conn {
+            DbConnection::Postgres(c) => diesel::insert_into(webhook_attempts::table).values(chunk).execute(c)?,
+            DbConnection::Sqlite(c) => diesel::insert_into(webhook_attempts::table).values(chunk).execute(c)?,
+        };
+    }
+    Ok(())
+}
+
 /// What a batch of attempts says about one endpoint.
 #[derive(Debug, Default)]
 struct EndpointOutcomes {
@@ -404,16 +449,41 @@ pub fn apply_outcomes(conn: &mut DbConnection, outcomes: &[Outcome]) -> QueryRes
     let now = time::now();
     let mut disabled = Vec::new();
     let mut by_endpoint: std::collections::BTreeMap<&str, EndpointOutcomes> = std::collections::BTreeMap::new();
-    for o in outcomes {
+    // Only the worker that made attempt n-1 the last one may record attempt n: a worker whose
+    // lease ran out while it waited finds its attempt superseded, and its outcome is dropped.
+    let mut moved: std::collections::HashSet<String> = std::collections::HashSet::new();
+    // Successes, the bulk of the traffic: one UPDATE per (attempt number, HTTP status).
+    let mut delivered: std::collections::BTreeMap<(i32, Option<i32>), Vec<&str>> = std::collections::BTreeMap::new();
+    for o in outcomes.iter().filter(|o| o.verdict == Verdict::Delivered) {
+        let a = &o.attempt;
+        delivered.entry((a.number, a.http_status)).or_default().push(&a.delivery_id);
+    }
+    for ((number, http_status), ids) in delivered {
+        let ids: Vec<String> = diesel::update(webhook_deliveries::table)
+            .filter(webhook_deliveries::id.eq_any(ids))
+            .filter(webhook_deliveries::attempts.eq(number - 1))
+            .set((
+                webhook_deliveries::status.eq(DeliveryStatus::Delivered.as_str()),
+                webhook_deliveries::attempts.eq(number),
+                webhook_deliveries::next_attempt_at.eq(None::<NaiveDateTime>),
+                webhook_deliveries::claimed_until.eq(None::<NaiveDateTime>),
+                webhook_deliveries::last_http_status.eq(http_status),
+                webhook_deliveries::last_error.eq(None::<String>),
+                webhook_deliveries::updated_at.eq(now),
+                webhook_deliveries::delivered_at.eq(Some(now)),
+            ))
+            .returning(webhook_deliveries::id)
+            .get_results(conn)?;
+        moved.extend(ids);
+    }
+    // Failures, one by one: each has its own next attempt and error.
+    for o in outcomes.iter().filter(|o| o.verdict != Verdict::Delivered) {
         let a = &o.attempt;
         let status = match (o.verdict, a.next_attempt_at) {
-            (Verdict::Delivered, _) => DeliveryStatus::Delivered,
             (Verdict::Retry, Some(_)) => DeliveryStatus::Pending,
             _ => DeliveryStatus::Failed,
         };
-        // Only the worker that made attempt n-1 the last one may record attempt n: a worker
-        // whose lease ran out while it waited finds its attempt already superseded.
-        let moved = diesel::update(webhook_deliveries::table.find(&a.delivery_id))
+        let n = diesel::update(webhook_deliveries::table.find(&a.delivery_id))
             .filter(webhook_deliveries::attempts.eq(a.number - 1))
             .set((
                 webhook_deliveries::status.eq(status.as_str()),
@@ -423,17 +493,16 @@ pub fn apply_outcomes(conn: &mut DbConnection, outcomes: &[Outcome]) -> QueryRes
                 webhook_deliveries::last_http_status.eq(a.http_status),
                 webhook_deliveries::last_error.eq(&a.error),
                 webhook_deliveries::updated_at.eq(now),
-                webhook_deliveries::delivered_at.eq(if status == DeliveryStatus::Delivered {
-                    Some(a.at)
-                } else {
-                    None
-                }),
             ))
             .execute(conn)?;
-        if moved == 0 {
-            continue;
+        if n == 1 {
+            moved.insert(a.delivery_id.clone());
         }
-        diesel::insert_into(webhook_attempts::table).values(a).execute(conn)?;
+    }
+    let recorded: Vec<&Outcome> = outcomes.iter().filter(|o| moved.contains(&o.attempt.delivery_id)).collect();
+    insert_attempts(conn, recorded.iter().map(|o| o.attempt.clone()).collect())?;
+    for o in recorded {
+        let a = &o.attempt;
         let seen = by_endpoint.entry(o.endpoint_id.as_str()).or_default();
         match o.verdict {
             Verdict::Delivered => seen.succeeded = true,
@@ -480,4 +549,57 @@ pub fn apply_outcomes(conn: &mut DbConnection, outcomes: &[Outcome]) -> QueryRes
         }
     }
     Ok(disabled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::queries::{self as accounts, CreateAccount};
+
+    #[test]
+    fn finished_deliveries_are_pruned_after_the_retention_with_their_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::Db::open(&dir.path().join("relay.db").to_string_lossy()).unwrap();
+        let mut conn = db.conn().unwrap();
+        let req = CreateAccount { name: "Prune", email: "prune@example.com", plan: "standard", days: 30 };
+        let (account, _) = accounts::create(&mut conn, &req).unwrap();
+        let now = time::now();
+        let endpoint = Endpoint {
+            id: new_id(IdKind::Webhook),
+            account_id: account.id.clone(),
+            url: "https://hooks.example.com/".into(),
+            description: None,
+            events: r#"["*"]"#.into(),
+            enabled: true,
+            disabled_reason: None,
+            secret_enc: "x".into(),
+            previous_secret_enc: None,
+            previous_secret_until: None,
+            failing_since: None,
+            created_at: now,
+            updated_at: now,
+        };
+        insert_endpoint(&mut conn, &endpoint).unwrap();
+        let targets = vec![endpoint.id.clone()];
+        let old =
+            insert_event(&mut conn, &account.id, EventType::QueueBlocked, serde_json::json!({}), &targets).unwrap();
+        let recent =
+            insert_event(&mut conn, &account.id, EventType::QueueResumed, serde_json::json!({}), &targets).unwrap();
+        let pending =
+            insert_event(&mut conn, &account.id, EventType::QueueBlocked, serde_json::json!({}), &targets).unwrap();
+        let long_ago = now - RETENTION - Duration::days(1);
+        for (event, status, at) in
+            [(&old, "delivered", long_ago), (&recent, "failed", now), (&pending, "pending", long_ago)]
+        {
+            diesel::update(webhook_deliveries::table.filter(webhook_deliveries::event_id.eq(event)))
+                .set((webhook_deliveries::status.eq(status), webhook_deliveries::updated_at.eq(at)))
+                .execute(&mut *conn)
+                .unwrap();
+        }
+        assert_eq!(prune(&mut conn).unwrap(), 1);
+        assert_eq!(prune(&mut conn).unwrap(), 0);
+        let events: Vec<String> = webhook_events::table.select(webhook_events::id).load(&mut *conn).unwrap();
+        assert!(!events.contains(&old), "the old finished event is gone");
+        assert!(events.contains(&recent) && events.contains(&pending), "the recent and the pending stay");
+    }
 }

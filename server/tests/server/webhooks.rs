@@ -23,6 +23,7 @@ both_backends!(
     a_test_event_a_final_failure_and_a_manual_retry,
     five_days_of_failures_disable_the_endpoint,
     queue_and_expiry_events_are_sent,
+    phone_and_otp_events_are_sent,
 );
 
 /// Webhooks to loopback are allowed only with this flag; retries come after 300 ms.
@@ -624,4 +625,44 @@ fn queue_and_expiry_events_are_sent(backend: Backend) {
     assert_eq!(expired["data"]["failure"]["code"], "expired");
     assert_eq!(expired["data"]["metadata"], json!({"ticket": "T-1"}));
     assert_eq!(receiver.received().len(), 3, "nothing it did not subscribe to");
+}
+
+fn phone_and_otp_events_are_sent(backend: Backend) {
+    let db = TestDb::new(backend);
+    let a = create_account(&db, "phone-events@example.com", "standard");
+    let mut args = ARGS.to_vec();
+    args.extend(["--heartbeat-secs", "2"]);
+    let server = TestServer::start_with(&db, &args);
+    let receiver = Receiver::start(0);
+    create_webhook(
+        &server,
+        &a.key,
+        json!({"url": receiver.url(), "events": ["device.online", "device.offline", "otp.verified"]}),
+    );
+    let arrived = |kind: &str| {
+        poll(Duration::from_secs(30), kind, || {
+            receiver.received().into_iter().map(|r| r.json()).find(|v| v["type"] == kind)
+        })
+    };
+    let mut phone = crate::otp::phone(&server, &a.key, "Event phone");
+    let online = arrived("device.online");
+    assert_eq!(online["data"]["device_id"], phone.device_id.as_str(), "{online}");
+    assert_eq!(online["data"]["device_name"], "Event phone");
+
+    let (otp_id, request_id) = crate::otp::sent(&server, &a.key, json!({"to": "+923001234567", "purpose": "login"}));
+    let sms = crate::otp::sms_for(&mut phone, &request_id);
+    let code = crate::otp::code_in(&sms.body, 6);
+    assert_eq!(crate::otp::verify(&server, &a.key, &otp_id, &code)["status"], "success");
+    let verified = arrived("otp.verified");
+    assert_eq!(verified["data"]["otp_id"], otp_id.as_str(), "{verified}");
+    assert_eq!(verified["data"]["request_id"], request_id.as_str());
+    assert_eq!(verified["data"]["purpose"], "login");
+    assert!(!verified.to_string().contains(&code), "the code never leaves the server: {verified}");
+
+    assert!(phone.terminate());
+    let offline = arrived("device.offline");
+    assert_eq!(offline["data"]["device_id"], phone.device_id.as_str(), "{offline}");
+    let kinds: Vec<String> =
+        receiver.received().iter().map(|r| r.json()["type"].as_str().unwrap().to_owned()).collect();
+    assert!(kinds.iter().all(|k| k.starts_with("device.") || k == "otp.verified"), "{kinds:?}");
 }

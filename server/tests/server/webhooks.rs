@@ -24,6 +24,7 @@ both_backends!(
     five_days_of_failures_disable_the_endpoint,
     queue_and_expiry_events_are_sent,
     phone_and_otp_events_are_sent,
+    a_failed_message_is_reported_with_its_reason,
 );
 
 /// Webhooks to loopback are allowed only with this flag; retries come after 300 ms.
@@ -665,4 +666,28 @@ fn phone_and_otp_events_are_sent(backend: Backend) {
     let kinds: Vec<String> =
         receiver.received().iter().map(|r| r.json()["type"].as_str().unwrap().to_owned()).collect();
     assert!(kinds.iter().all(|k| k.starts_with("device.") || k == "otp.verified"), "{kinds:?}");
+}
+
+fn a_failed_message_is_reported_with_its_reason(backend: Backend) {
+    let db = TestDb::new(backend);
+    let a = create_account(&db, "failed-hook@example.com", "standard");
+    let server = TestServer::start_with(&db, ARGS);
+    let receiver = Receiver::start(0);
+    create_webhook(&server, &a.key, json!({"url": receiver.url(), "events": ["message.failed"]}));
+    let mut phone = TestDevice::pair(&server, &a.key, "Broken radio");
+    phone.run(&["--outcome", "failed", "--latency-ms", "20"]);
+    let body = json!({"to": "+923001234567", "message": "will fail"}).to_string();
+    let reply = server.send("POST", "/v1/messages", Some(&a.key), Some(&body));
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    let request_id = reply.json()["request_id"].as_str().unwrap().to_owned();
+    let failed = poll(Duration::from_secs(30), "message.failed", || {
+        receiver.received().into_iter().map(|r| r.json()).find(|v| v["type"] == "message.failed")
+    });
+    assert_eq!(failed["data"]["request_id"], request_id.as_str(), "{failed}");
+    assert_eq!(failed["data"]["status"], "failed");
+    assert_eq!(failed["data"]["failure"]["code"], "generic_failure", "{failed}");
+    assert!(!failed["data"]["failure"]["reason"].as_str().unwrap().is_empty(), "{failed}");
+    assert_eq!(failed["data"]["device_name"], "Broken radio");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(receiver.received().len(), 1, "only message.failed was asked for");
 }

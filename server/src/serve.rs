@@ -103,8 +103,13 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     let stopper = actix_web::rt::spawn(stop_on_signal(server.handle(), upkeep_state.hub.clone()));
     let upkeep = tokio::spawn(upkeep(upkeep_state.clone()));
     let dispatcher = tokio::spawn(dispatch::run(upkeep_state.hub.clone(), db.clone()));
-    let webhooks =
-        tokio::spawn(crate::webhooks::deliver::run(db.clone(), upkeep_state.webhook_key.clone(), opts.webhooks));
+    let (stop_webhooks, webhooks_stop) = tokio::sync::watch::channel(false);
+    let webhooks = tokio::spawn(crate::webhooks::deliver::run(
+        db.clone(),
+        upkeep_state.webhook_key.clone(),
+        opts.webhooks,
+        webhooks_stop,
+    ));
     // The demo phone pairs over HTTP with this server, which serves only while `server` is
     // being awaited: so the demo starts in a task of its own.
     let demo = opts.demo.clone().map(|dir| {
@@ -125,8 +130,14 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     stopper.abort();
     upkeep.abort();
     dispatcher.abort();
-    // Attempts in flight are abandoned: their leases run out and they are delivered again.
-    webhooks.abort();
+    // Webhook attempts in flight finish and are recorded (bounded by their timeout); if that
+    // takes too long, they are abandoned and their leases bring them back after a restart.
+    let _ = stop_webhooks.send(true);
+    let abandon = webhooks.abort_handle();
+    let grace = opts.webhooks.timeout + Duration::from_secs(5);
+    if tokio::time::timeout(grace, webhooks).await.is_err() {
+        abandon.abort();
+    }
     flush_last_used(&upkeep_state).await;
     tracing::info!("stopped");
     result.map_err(ServeError::Run)

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, watch};
 
 use super::queries::{self, Claimed, Outcome, Verdict};
 use super::secret::WebhookKey;
@@ -114,8 +114,10 @@ pub fn client(settings: &DeliverySettings) -> Result<reqwest::Client, DeliverErr
     builder.build().map_err(|e| DeliverError::Client(e.to_string()))
 }
 
-/// Runs the workers until the process ends.
-pub async fn run(db: Db, key: Arc<WebhookKey>, settings: DeliverySettings) {
+/// Runs the workers until `stop` turns true; then claims nothing more, lets the attempts in
+/// flight finish (each is bounded by the timeout) and stores their outcomes before returning,
+/// so a graceful restart delivers nothing twice.
+pub async fn run(db: Db, key: Arc<WebhookKey>, settings: DeliverySettings, mut stop: watch::Receiver<bool>) {
     let client = match client(&settings) {
         Ok(c) => c,
         Err(e) => {
@@ -124,7 +126,7 @@ pub async fn run(db: Db, key: Arc<WebhookKey>, settings: DeliverySettings) {
         }
     };
     let (done_tx, done_rx) = mpsc::unbounded_channel::<Outcome>();
-    tokio::spawn(record(db.clone(), done_rx));
+    let recorder = tokio::spawn(record(db.clone(), done_rx));
     let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
     let poll = match settings.schedule {
         Schedule::TestMillis(ms) => Duration::from_millis(ms.clamp(10, 500)),
@@ -132,11 +134,11 @@ pub async fn run(db: Db, key: Arc<WebhookKey>, settings: DeliverySettings) {
     };
     // After a claim found nothing, the next poll first reads: an idle server takes no write lock.
     let mut idle = false;
-    loop {
+    while !*stop.borrow() {
         if idle {
             let due = db.run(|conn| queries::any_due(conn).map_err(StoreError::from)).await;
             if matches!(due, Ok(false)) {
-                idle = !woken(poll).await;
+                idle = !woken(poll, &mut stop).await;
                 continue;
             }
         }
@@ -149,6 +151,9 @@ pub async fn run(db: Db, key: Arc<WebhookKey>, settings: DeliverySettings) {
             }
             Err(_) => return,
         };
+        if *stop.borrow() {
+            break;
+        }
         let limit = i64::try_from(room.min(CLAIM_BATCH)).unwrap_or(1);
         let lease = settings.lease();
         let claimed = db.write(move |conn| queries::claim(conn, limit, lease).map_err(StoreError::from)).await;
@@ -163,7 +168,7 @@ pub async fn run(db: Db, key: Arc<WebhookKey>, settings: DeliverySettings) {
         let full = batch.len() == usize::try_from(limit).unwrap_or(0);
         idle = batch.is_empty();
         for job in batch {
-            let Ok(permit) = Arc::clone(&slots).acquire_owned().await else { return };
+            let Ok(permit) = Arc::clone(&slots).acquire_owned().await else { break };
             let (client, key, done) = (client.clone(), key.clone(), done_tx.clone());
             tokio::spawn(async move {
                 let outcome = attempt(&client, &key, &settings, job).await;
@@ -171,19 +176,26 @@ pub async fn run(db: Db, key: Arc<WebhookKey>, settings: DeliverySettings) {
                 drop(permit);
             });
         }
-        if !full && woken(poll).await {
+        if !full && woken(poll, &mut stop).await {
             // An event was just recorded: claim through the writer, which runs after the
             // recording transaction committed (a read now might not see it yet).
             idle = false;
         }
     }
+    // Stopping: every permit back means every attempt in flight has finished.
+    let all = u32::try_from(settings.concurrency.max(1)).unwrap_or(u32::MAX);
+    let _ = slots.acquire_many(all).await;
+    drop(done_tx);
+    let _ = recorder.await;
+    tracing::info!("webhook deliveries stopped");
 }
 
-/// Waits for a recorded event (true) or for `poll` to pass (false).
-async fn woken(poll: Duration) -> bool {
+/// Waits for a recorded event (true), for `poll` to pass or for the stop signal (false).
+async fn woken(poll: Duration, stop: &mut watch::Receiver<bool>) -> bool {
     tokio::select! {
         () = WAKE.notified() => true,
         () = tokio::time::sleep(poll) => false,
+        _ = stop.changed() => false,
     }
 }
 

@@ -25,6 +25,7 @@ both_backends!(
     queue_and_expiry_events_are_sent,
     phone_and_otp_events_are_sent,
     a_failed_message_is_reported_with_its_reason,
+    a_graceful_stop_finishes_attempts_in_flight,
 );
 
 /// Webhooks to loopback are allowed only with this flag; retries come after 300 ms.
@@ -690,4 +691,25 @@ fn a_failed_message_is_reported_with_its_reason(backend: Backend) {
     assert_eq!(failed["data"]["device_name"], "Broken radio");
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(receiver.received().len(), 1, "only message.failed was asked for");
+}
+
+fn a_graceful_stop_finishes_attempts_in_flight(backend: Backend) {
+    let db = TestDb::new(backend);
+    let a = create_account(&db, "graceful@example.com", "standard");
+    let mut args = ARGS.to_vec();
+    args.extend(["--unsafe-test-webhook-timeout-ms", "5000"]);
+    let mut server = TestServer::start_with(&db, &args);
+    let receiver = Receiver::start(0);
+    receiver.answer(Answer::Slow(Duration::from_millis(1500), 200));
+    let (webhook_id, _) = create_webhook(&server, &a.key, json!({"url": receiver.url()}));
+    let (event_id, delivery_id) = send_test_event(&server, &a.key, &webhook_id);
+    poll(Duration::from_secs(20), "the attempt in flight", || (!receiver.with_id(&event_id).is_empty()).then_some(()));
+    // SIGTERM while the receiver is still answering: the server waits for the answer and stores it.
+    assert!(server.terminate(), "a clean exit");
+    server.restart();
+    let d = delivery(&server, &a.key, &delivery_id);
+    assert_eq!(d["status"], "delivered", "recorded before the server stopped: {d}");
+    assert_eq!(d["attempts"].as_array().unwrap().len(), 1, "{d}");
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(receiver.with_id(&event_id).len(), 1, "not delivered again after the restart");
 }

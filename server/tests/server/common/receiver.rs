@@ -15,6 +15,8 @@ pub enum Answer {
     Status(u16, String),
     /// Reads the request, says nothing for this long, then closes the connection.
     Hang(Duration),
+    /// Answers this status after this long.
+    Slow(Duration, u16),
 }
 
 /// One request as it arrived.
@@ -140,6 +142,14 @@ fn serve(stream: TcpStream, answer: &Mutex<Answer>, received: &Mutex<Vec<Receive
                     text.len()
                 );
                 if writer.write_all(head.as_bytes()).and_then(|()| writer.write_all(text.as_bytes())).is_err() {
+                    return;
+                }
+            }
+            Answer::Slow(d, status) => {
+                received.lock().unwrap().push(Received { headers, body, answered: Some(status) });
+                std::thread::sleep(d);
+                let head = format!("HTTP/1.1 {status} Answer\r\ncontent-length: 0\r\n\r\n");
+                if writer.write_all(head.as_bytes()).is_err() {
                     return;
                 }
             }

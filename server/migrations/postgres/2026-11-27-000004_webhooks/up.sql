@@ -50,7 +50,9 @@ CREATE TABLE webhook_deliveries (
     updated_at TIMESTAMP NOT NULL,
     delivered_at TIMESTAMP
 );
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt_at) WHERE status = 'pending';
+-- The claim: pending and due, oldest first. Not a partial index: the status is a bound
+-- parameter, which a generic PostgreSQL plan cannot match against an index predicate.
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries(endpoint_id, id);
 
 CREATE TABLE webhook_attempts (

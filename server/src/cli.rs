@@ -88,6 +88,20 @@ pub struct ServeArgs {
     /// FOR TESTS ONLY: expose POST /v1/test/clock/advance, which moves the server's clock.
     #[arg(long, hide = true)]
     pub unsafe_test_clock: bool,
+    /// Key that webhook signing secrets are encrypted under (32+ characters; give every
+    /// instance the same). Default: generated on first start into <data-dir>/webhook-key.
+    #[arg(long, env = "RELAY_WEBHOOK_KEY", hide_env_values = true)]
+    pub webhook_key: Option<String>,
+    /// Let webhooks target loopback, private, link-local and metadata addresses (a trusted
+    /// network, or tests). Off by default: such targets are refused.
+    #[arg(long, env = "RELAY_ALLOW_PRIVATE_WEBHOOKS")]
+    pub allow_private_webhooks: bool,
+    /// FOR TESTS ONLY: every webhook retry waits this many milliseconds instead of the schedule.
+    #[arg(long, hide = true, value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub unsafe_test_webhook_schedule_ms: Option<u64>,
+    /// FOR TESTS ONLY: a webhook attempt's timeout in milliseconds instead of 15 s.
+    #[arg(long, hide = true, value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub unsafe_test_webhook_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -164,6 +178,8 @@ pub enum CliError {
     Serve(#[from] ServeError),
     #[error(transparent)]
     Secret(#[from] crate::otp::secret::SecretError),
+    #[error(transparent)]
+    WebhookKey(#[from] crate::webhooks::secret::KeyError),
 }
 
 impl CliError {
@@ -174,7 +190,8 @@ impl CliError {
             CliError::Conflict(_) => "conflict",
             CliError::Store(StoreError::Unavailable(_)) => "unavailable",
             CliError::Secret(crate::otp::secret::SecretError::TooShort(_)) => "invalid_request",
-            CliError::Store(_) | CliError::Serve(_) | CliError::Secret(_) => "internal",
+            CliError::WebhookKey(crate::webhooks::secret::KeyError::TooShort(_)) => "invalid_request",
+            CliError::Store(_) | CliError::Serve(_) | CliError::Secret(_) | CliError::WebhookKey(_) => "internal",
         }
     }
 
@@ -257,6 +274,18 @@ fn serve(args: ServeArgs, database_url: String, data_dir: &std::path::Path, json
         Some(value) => crate::otp::secret::OtpSecret::from_config(value)?,
         None => crate::otp::secret::OtpSecret::load_or_create(data_dir)?,
     };
+    let webhook_key = match &args.webhook_key {
+        Some(value) => crate::webhooks::secret::WebhookKey::from_config(value)?,
+        None => crate::webhooks::secret::WebhookKey::load_or_create(data_dir)?,
+    };
+    let mut webhooks =
+        crate::webhooks::deliver::DeliverySettings { allow_private: args.allow_private_webhooks, ..Default::default() };
+    if let Some(ms) = args.unsafe_test_webhook_schedule_ms {
+        webhooks.schedule = crate::webhooks::deliver::Schedule::TestMillis(ms);
+    }
+    if let Some(ms) = args.unsafe_test_webhook_timeout_ms {
+        webhooks.timeout = std::time::Duration::from_millis(ms);
+    }
     let opts = ServeOptions {
         bind: args.bind,
         database_url,
@@ -267,6 +296,8 @@ fn serve(args: ServeArgs, database_url: String, data_dir: &std::path::Path, json
         demo,
         otp_secret,
         unsafe_test_clock: args.unsafe_test_clock,
+        webhook_key,
+        webhooks,
     };
     actix_web::rt::System::new().block_on(crate::serve::serve(opts))?;
     Ok(())

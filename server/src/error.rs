@@ -29,6 +29,9 @@ pub enum ApiError {
     QueueBlocked(String),
     #[error("{0}")]
     InvalidDevice(String),
+    /// A well-formed request that cannot be carried out as asked (422), naming the field.
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String, field: &'static str },
     #[error("Too many requests {scope}; try again in {retry_after} s.")]
     RateLimited { retry_after: u64, limit: u32, window_secs: u64, scope: &'static str },
     #[error("The request body is larger than the {limit} bytes this endpoint accepts.")]
@@ -54,6 +57,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::QueueBlocked(_) => "queue_blocked",
             ApiError::InvalidDevice(_) => "invalid_device",
+            ApiError::Unprocessable { code, .. } => code,
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::Unavailable { .. } => "unavailable",
@@ -77,6 +81,7 @@ impl ApiError {
                 message: self.to_string(),
                 field: match self {
                     ApiError::InvalidRequest { field, .. } => field.clone(),
+                    ApiError::Unprocessable { field, .. } => Some((*field).to_owned()),
                     _ => None,
                 },
                 retry_after: self.retry_after(),
@@ -109,7 +114,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) | ApiError::QueueBlocked(_) => StatusCode::CONFLICT,
-            ApiError::InvalidDevice(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::InvalidDevice(_) | ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,

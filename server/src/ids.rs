@@ -11,6 +11,7 @@ pub enum IdKind {
     Batch,
     Event,
     Webhook,
+    WebhookDelivery,
     Recipient,
 }
 
@@ -25,6 +26,7 @@ impl IdKind {
             IdKind::Batch => "bat_",
             IdKind::Event => "evt_",
             IdKind::Webhook => "whk_",
+            IdKind::WebhookDelivery => "whd_",
             IdKind::Recipient => "rcp_",
         }
     }

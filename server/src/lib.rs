@@ -27,3 +27,4 @@ pub mod serve;
 pub mod state;
 pub mod time;
 pub mod tls;
+pub mod webhooks;

@@ -13,6 +13,7 @@ use crate::messages::models::Status;
 use crate::messages::queries as messages;
 use crate::state::AppState;
 use crate::time;
+use crate::webhooks::{self, EventType};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StatusCounts {
@@ -39,6 +40,18 @@ pub struct QueueView {
     pub failed_last_hour: i64,
     pub devices_online: i64,
     pub devices_paired: i64,
+    /// Things the account should act on, e.g. a webhook endpoint the server disabled.
+    pub warnings: Vec<QueueWarning>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueWarning {
+    /// `webhook_disabled`.
+    #[schema(example = "webhook_disabled")]
+    pub code: &'static str,
+    pub message: String,
+    /// The endpoint concerned, for `webhook_disabled`.
+    pub webhook_id: Option<String>,
 }
 
 /// The queue: running or blocked (and why), counts per status, the oldest wait.
@@ -55,6 +68,14 @@ pub async fn get_queue(caller: Caller, state: web::Data<AppState>) -> Result<web
         .run(move |conn| -> Result<QueueView, ApiError> {
             let figures = messages::figures(conn, &account.id)?;
             let d = devices::counts(conn, &account.id)?;
+            let warnings = webhooks::queries::auto_disabled(conn, &account.id)?
+                .into_iter()
+                .map(|(id, url, reason)| QueueWarning {
+                    code: "webhook_disabled",
+                    message: format!("The webhook {id} ({url}) is disabled and receives no events: {reason}"),
+                    webhook_id: Some(id),
+                })
+                .collect();
             let count = |s: Status| figures.counts.iter().find(|(k, _)| k == s.as_str()).map(|(_, n)| *n).unwrap_or(0);
             let (state, reason) = match (&account.queue_paused_at, d.paired > 0 && d.usable == 0) {
                 (Some(_), _) => {
@@ -84,6 +105,7 @@ pub async fn get_queue(caller: Caller, state: web::Data<AppState>) -> Result<web
                 failed_last_hour: figures.failed_last_hour,
                 devices_online: d.online,
                 devices_paired: d.paired,
+                warnings,
             })
         })
         .await?;
@@ -113,7 +135,7 @@ pub async fn pause(
     let reason = body.into_inner().reason.map(|r| r.trim().chars().take(200).collect::<String>());
     let reason = reason.filter(|r| !r.is_empty()).unwrap_or_else(|| "paused".into());
     let id = caller.account.id;
-    state.db.run(move |conn| accounts::set_queue_paused(conn, &id, Some(&reason)).map_err(ApiError::from)).await?;
+    state.db.write(move |conn| set_paused(conn, &id, Some(&reason))).await?;
     Ok(web::Json(crate::http::OkResponse { ok: true }))
 }
 
@@ -129,7 +151,30 @@ pub async fn resume(
     state: web::Data<AppState>,
 ) -> Result<web::Json<crate::http::OkResponse>, ApiError> {
     let id = caller.account.id;
-    state.db.run(move |conn| accounts::set_queue_paused(conn, &id, None).map_err(ApiError::from)).await?;
+    state.db.write(move |conn| set_paused(conn, &id, None)).await?;
     state.hub.wake();
     Ok(web::Json(crate::http::OkResponse { ok: true }))
+}
+
+/// Pauses (`Some(reason)`) or resumes the queue; a change of state is a `queue.blocked` or
+/// `queue.resumed` event, recorded in the same transaction.
+fn set_paused(conn: &mut crate::db::DbConnection, account_id: &str, reason: Option<&str>) -> Result<(), ApiError> {
+    use diesel::prelude::*;
+    let was_paused: Option<chrono::NaiveDateTime> = crate::db::schema::accounts::table
+        .find(account_id)
+        .select(crate::db::schema::accounts::queue_paused_at)
+        .first(conn)?;
+    accounts::set_queue_paused(conn, account_id, reason)?;
+    match (was_paused.is_some(), reason) {
+        (false, Some(reason)) => {
+            webhooks::record(conn, account_id, EventType::QueueBlocked, |_| Ok(serde_json::json!({"reason": reason})))?;
+        }
+        (true, None) => {
+            webhooks::record(conn, account_id, EventType::QueueResumed, |_| {
+                Ok(serde_json::json!({"reason": "resumed"}))
+            })?;
+        }
+        _ => {}
+    }
+    Ok(())
 }

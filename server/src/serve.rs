@@ -25,6 +25,9 @@ pub struct ServeOptions {
     pub otp_secret: crate::otp::secret::OtpSecret,
     /// Expose `POST /v1/test/clock/advance` (tests only).
     pub unsafe_test_clock: bool,
+    /// The key webhook signing secrets are stored under.
+    pub webhook_key: crate::webhooks::secret::WebhookKey,
+    pub webhooks: crate::webhooks::deliver::DeliverySettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +73,14 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     state.tls_fingerprint = opts.tls.as_ref().map(|t| t.fingerprint.as_str().into());
     state.otp_secret = std::sync::Arc::new(opts.otp_secret.clone());
     state.test_clock = opts.unsafe_test_clock;
+    state.webhook_key = std::sync::Arc::new(opts.webhook_key.clone());
+    state.webhook_settings = opts.webhooks;
+    if opts.webhooks.allow_private {
+        tracing::warn!("--allow-private-webhooks: webhooks may target loopback and private addresses");
+    }
+    if let crate::webhooks::deliver::Schedule::TestMillis(ms) = opts.webhooks.schedule {
+        tracing::warn!(ms, "--unsafe-test-webhook-schedule-ms: webhook retries are minutes early; for tests only");
+    }
     if opts.unsafe_test_clock {
         tracing::warn!("--unsafe-test-clock: POST /v1/test/clock/advance can move this server's clock; for tests only");
     }
@@ -92,6 +103,13 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     let stopper = actix_web::rt::spawn(stop_on_signal(server.handle(), upkeep_state.hub.clone()));
     let upkeep = tokio::spawn(upkeep(upkeep_state.clone()));
     let dispatcher = tokio::spawn(dispatch::run(upkeep_state.hub.clone(), db.clone()));
+    let (stop_webhooks, webhooks_stop) = tokio::sync::watch::channel(false);
+    let webhooks = tokio::spawn(crate::webhooks::deliver::run(
+        db.clone(),
+        upkeep_state.webhook_key.clone(),
+        opts.webhooks,
+        webhooks_stop,
+    ));
     // The demo phone pairs over HTTP with this server, which serves only while `server` is
     // being awaited: so the demo starts in a task of its own.
     let demo = opts.demo.clone().map(|dir| {
@@ -112,6 +130,14 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     stopper.abort();
     upkeep.abort();
     dispatcher.abort();
+    // Webhook attempts in flight finish and are recorded (bounded by their timeout); if that
+    // takes too long, they are abandoned and their leases bring them back after a restart.
+    let _ = stop_webhooks.send(true);
+    let abandon = webhooks.abort_handle();
+    let grace = opts.webhooks.timeout + Duration::from_secs(5);
+    if tokio::time::timeout(grace, webhooks).await.is_err() {
+        abandon.abort();
+    }
     flush_last_used(&upkeep_state).await;
     tracing::info!("stopped");
     result.map_err(ServeError::Run)
@@ -138,6 +164,12 @@ async fn upkeep(state: AppState) {
         tick.tick().await;
         flush_last_used(&state).await;
         state.limits.forget_idle();
+        let pruned = state.db.write(|conn| crate::webhooks::queries::prune(conn).map_err(StoreError::from)).await;
+        match pruned {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(deliveries = n, "pruned old webhook deliveries"),
+            Err(e) => tracing::warn!(error = %e, "could not prune old webhook deliveries"),
+        }
     }
 }
 

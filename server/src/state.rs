@@ -8,6 +8,8 @@ use crate::keys::last_used::LastUsed;
 use crate::link::{Hub, LinkSettings};
 use crate::otp::secret::OtpSecret;
 use crate::ratelimit::{PairLimits, RateLimits};
+use crate::webhooks::deliver::DeliverySettings;
+use crate::webhooks::secret::WebhookKey;
 
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -26,6 +28,10 @@ pub struct AppState {
     pub otp_secret: Arc<OtpSecret>,
     /// `serve --unsafe-test-clock`: exposes `POST /v1/test/clock/advance`. Tests only.
     pub test_clock: bool,
+    /// The key webhook signing secrets are encrypted under (never in the database).
+    pub webhook_key: Arc<WebhookKey>,
+    /// Where webhooks may go and how they are retried.
+    pub webhook_settings: DeliverySettings,
 }
 
 impl AppState {
@@ -42,6 +48,8 @@ impl AppState {
             tls_fingerprint: None,
             otp_secret: Arc::new(OtpSecret::ephemeral()),
             test_clock: false,
+            webhook_key: Arc::new(WebhookKey::ephemeral()),
+            webhook_settings: DeliverySettings::default(),
         }
     }
 }

@@ -9,7 +9,10 @@
 //! 2. API → `delivered` for M messages offered as fast as the API takes them, with D phones;
 //! 3. dispatch latency (202 → the phone printed the message) at a fixed offered rate;
 //! 4. OTP: closed-loop `POST /v1/otp/send` (sends/s, latency), then `POST /v1/otp/verify`
-//!    over the codes just sent (verifications/s, p99 latency).
+//!    over the codes just sent (verifications/s, p99 latency);
+//! 5. webhooks: E events queued for one endpoint while its receiver (in this process, on
+//!    loopback) holds every request, then the receiver answers and the drain is timed
+//!    (deliveries/s).
 //!
 //! Every loop is bounded in count and in time; every child is stopped at the end (SIGTERM,
 //! then SIGKILL), also when a phase fails.
@@ -31,7 +34,7 @@ const USAGE: &str = "relay-loadgen --server-bin PATH --device-bin PATH --work-di
   [--backends sqlite,postgres] [--postgres-url postgres://postgres@127.0.0.1:5432/test]
   [--connections 64] [--warmup-secs 1] [--duration-secs 10]
   [--e2e-messages 20000] [--devices 20] [--device-latency-ms 1] [--e2e-timeout-secs 45]
-  [--rate 1000] [--rate-secs 10] [--otp-secs 10] [--phases 1,2,3,4]";
+  [--rate 1000] [--rate-secs 10] [--otp-secs 10] [--webhook-events 10000] [--phases 1,2,3,4,5]";
 
 #[derive(Clone, Debug)]
 struct Config {
@@ -51,6 +54,8 @@ struct Config {
     rate: f64,
     rate_secs: f64,
     otp_secs: f64,
+    /// Phase 5: webhook events queued before the receiver starts answering.
+    webhook_events: u64,
     /// Which phases run; 2 and 3 share their phones, so either runs both.
     phases: Vec<u32>,
 }
@@ -73,7 +78,8 @@ fn parse_args() -> R<Config> {
         rate: 1000.0,
         rate_secs: 10.0,
         otp_secs: 10.0,
-        phases: vec![1, 2, 3, 4],
+        webhook_events: 10_000,
+        phases: vec![1, 2, 3, 4, 5],
     };
     fn num<T: std::str::FromStr>(flag: &str, v: R<String>) -> R<T> {
         let v = v?;
@@ -99,6 +105,7 @@ fn parse_args() -> R<Config> {
             "--rate" => c.rate = num(&flag, v)?,
             "--rate-secs" => c.rate_secs = num(&flag, v)?,
             "--otp-secs" => c.otp_secs = num(&flag, v)?,
+            "--webhook-events" => c.webhook_events = num(&flag, v)?,
             "--phases" => {
                 c.phases = v?
                     .split(',')
@@ -328,7 +335,7 @@ struct Server {
     url: String,
     log: PathBuf,
     pid: u32,
-    restart_with: (PathBuf, String, PathBuf, String),
+    restart_with: (PathBuf, String, PathBuf, String, Vec<String>),
     runs: u32,
 }
 
@@ -340,17 +347,23 @@ fn free_port() -> R<u16> {
 
 impl Server {
     fn start(cfg: &Config, db: &Database, dir: &Path) -> R<Server> {
+        Self::start_with(cfg, db, dir, &[])
+    }
+
+    /// Starts it with extra `serve` arguments.
+    fn start_with(cfg: &Config, db: &Database, dir: &Path, extra: &[&str]) -> R<Server> {
         let bind = format!("127.0.0.1:{}", free_port()?);
-        Self::spawn(cfg.server_bin.clone(), db.url.clone(), dir.to_owned(), bind, 0)
+        let extra = extra.iter().map(|a| (*a).to_owned()).collect();
+        Self::spawn(cfg.server_bin.clone(), db.url.clone(), dir.to_owned(), bind, extra, 0)
     }
 
     /// Stops and starts it again on the same database and port (its in-memory limiters reset).
     fn restart(&mut self) -> R<()> {
         self.stop();
-        let (bin, url, dir, bind) = self.restart_with.clone();
+        let (bin, url, dir, bind, extra) = self.restart_with.clone();
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            match Self::spawn(bin.clone(), url.clone(), dir.clone(), bind.clone(), self.runs + 1) {
+            match Self::spawn(bin.clone(), url.clone(), dir.clone(), bind.clone(), extra.clone(), self.runs + 1) {
                 Ok(mut fresh) => {
                     std::mem::swap(self, &mut fresh);
                     return Ok(());
@@ -361,7 +374,7 @@ impl Server {
         }
     }
 
-    fn spawn(bin: PathBuf, db_url: String, dir: PathBuf, bind: String, runs: u32) -> R<Server> {
+    fn spawn(bin: PathBuf, db_url: String, dir: PathBuf, bind: String, extra: Vec<String>, runs: u32) -> R<Server> {
         let log = dir.join(format!("server-{runs}.log"));
         let log_file = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
         let mut child = Command::new(&bin)
@@ -369,6 +382,7 @@ impl Server {
             .arg(&db_url)
             .arg("--data-dir")
             .arg(dir.join("data"))
+            .args(&extra)
             .env("RELAY_LOG", "warn")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
@@ -396,7 +410,7 @@ impl Server {
         };
         // Keep draining its stdout so a later line never meets a closed pipe.
         std::thread::spawn(move || for _ in reader.lines() {});
-        Ok(Server { child: Some(child), url, log, pid, restart_with: (bin, db_url, dir, bind), runs })
+        Ok(Server { child: Some(child), url, log, pid, restart_with: (bin, db_url, dir, bind, extra), runs })
     }
 
     fn stop(&mut self) -> String {
@@ -1169,6 +1183,8 @@ struct Summary {
     p99: Option<(f64, f64)>,
     /// OTP sends/s with send p99, and verifications/s with verify p50 and p99 (ms).
     otp: Option<(f64, f64, f64, f64, f64)>,
+    /// Webhook deliveries/s, and whether every event arrived.
+    webhooks: Option<(f64, bool)>,
 }
 
 fn verdict(ok: bool) -> &'static str {
@@ -1185,11 +1201,15 @@ async fn run_backend(cfg: &Config, backend: &str, md: &mut String) -> R<Summary>
     if cfg.phases.contains(&4) {
         otp_phase(cfg, backend, md, &mut sum).await?;
     }
+    if cfg.phases.contains(&5) {
+        webhook_phase(cfg, backend, md, &mut sum).await?;
+    }
     Ok(sum)
 }
 
 async fn message_phases(cfg: &Config, backend: &str, md: &mut String) -> R<Summary> {
-    let mut sum = Summary { backend: backend.to_owned(), ratio: None, e2e_rate: None, p99: None, otp: None };
+    let mut sum =
+        Summary { backend: backend.to_owned(), ratio: None, e2e_rate: None, p99: None, otp: None, webhooks: None };
     let root = cfg.work_dir.join(backend);
 
     // ---- Phase 1: health vs enqueue, on a fresh database without phones.
@@ -1587,6 +1607,171 @@ async fn otp_phase(cfg: &Config, backend: &str, md: &mut String, sum: &mut Summa
     Ok(())
 }
 
+// ---------------------------------------------------------------------------------------------
+// Phase 5: webhook deliveries.
+
+/// A webhook receiver on loopback: HTTP/1.1 keep-alive, holds every request until `go`, then
+/// answers 204 and counts each `webhook-id`.
+struct HookReceiver {
+    port: u16,
+    go: tokio::sync::watch::Sender<bool>,
+    ids: Arc<Mutex<HashMap<String, u32>>>,
+    requests: Arc<AtomicU64>,
+}
+
+impl HookReceiver {
+    async fn start() -> R<HookReceiver> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| format!("bind: {e}"))?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let (go, go_rx) = tokio::sync::watch::channel(false);
+        let ids = Arc::new(Mutex::new(HashMap::new()));
+        let requests = Arc::new(AtomicU64::new(0));
+        let (ids2, requests2) = (ids.clone(), requests.clone());
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(hook_connection(stream, go_rx.clone(), ids2.clone(), requests2.clone()));
+            }
+        });
+        Ok(HookReceiver { port, go, ids, requests })
+    }
+
+    fn distinct(&self) -> usize {
+        self.ids.lock().map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+async fn hook_connection(
+    stream: tokio::net::TcpStream,
+    mut go: tokio::sync::watch::Receiver<bool>,
+    ids: Arc<Mutex<HashMap<String, u32>>>,
+    requests: Arc<AtomicU64>,
+) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+    let (read, mut write) = stream.into_split();
+    let mut reader = tokio::io::BufReader::new(read);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
+            return;
+        }
+        let (mut len, mut id) = (0usize, String::new());
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
+                return;
+            }
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = l.split_once(':') {
+                match k.trim().to_ascii_lowercase().as_str() {
+                    "content-length" => len = v.trim().parse().unwrap_or(0),
+                    "webhook-id" => id = v.trim().to_owned(),
+                    _ => {}
+                }
+            }
+        }
+        let mut body = vec![0u8; len];
+        if reader.read_exact(&mut body).await.is_err() {
+            return;
+        }
+        if !*go.borrow() && go.wait_for(|g| *g).await.is_err() {
+            return;
+        }
+        if write.write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n").await.is_err() {
+            return;
+        }
+        requests.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut m) = ids.lock() {
+            *m.entry(id).or_default() += 1;
+        }
+    }
+}
+
+/// Fresh database, one endpoint: `--webhook-events` test events are queued while the receiver
+/// holds every request (at most the worker pool's requests wait in flight; the rest wait in
+/// the database), then the receiver answers and the time until every event arrived is measured.
+async fn webhook_phase(cfg: &Config, backend: &str, md: &mut String, sum: &mut Summary) -> R<()> {
+    say(format!("{backend}: phase 5 (webhook deliveries), {} events", cfg.webhook_events));
+    let dir = cfg.work_dir.join(backend).join("webhooks");
+    let db = Database::new(cfg, backend, "hooks", &dir)?;
+    let key = create_account(cfg, &db, "bench-hooks")?;
+    let mut server = Server::start_with(cfg, &db, &dir, &["--allow-private-webhooks"])?;
+    let receiver = HookReceiver::start().await?;
+    let c = client(cfg.connections);
+    let url = format!("http://127.0.0.1:{}/hooks", receiver.port);
+    let (st, v) = api(&c, "POST", &format!("{}/v1/webhooks", server.url), &key, Some(json!({"url": url}))).await?;
+    if st != 201 {
+        return Err(format!("creating the webhook answered {st}: {v}"));
+    }
+    let id = v["webhook"]["id"].as_str().unwrap_or_default().to_owned();
+    let test_url = format!("{}/v1/webhooks/{id}/test", server.url);
+    let queued_start = Instant::now();
+    let next = Arc::new(AtomicU64::new(0));
+    let failures = Arc::new(AtomicU64::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..cfg.connections {
+        let (c, test_url, key, next, failures, total) =
+            (c.clone(), test_url.clone(), key.clone(), next.clone(), failures.clone(), cfg.webhook_events);
+        workers.push(tokio::spawn(async move {
+            while next.fetch_add(1, Ordering::Relaxed) < total {
+                match api(&c, "POST", &test_url, &key, None).await {
+                    Ok((202, _)) => {}
+                    _ => {
+                        failures.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }));
+    }
+    for w in workers {
+        let _ = w.await;
+    }
+    let queued_secs = queued_start.elapsed().as_secs_f64();
+    let failed = failures.load(Ordering::Relaxed);
+    let expected = cfg.webhook_events.saturating_sub(failed) as usize;
+    say(format!("{backend}: {expected} webhook events queued in {queued_secs:.1} s; releasing the receiver"));
+    let a = snap(Some(server.pid), &[]);
+    let load = loadavg();
+    let go = Instant::now();
+    let _ = receiver.go.send(true);
+    let deadline = go + Duration::from_secs(120);
+    while receiver.distinct() < expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let drain = go.elapsed().as_secs_f64();
+    let b = snap(Some(server.pid), &[]);
+    let got = receiver.distinct();
+    let requests = receiver.requests.load(Ordering::Relaxed);
+    let complete = got >= expected && expected > 0;
+    let rate = got as f64 / drain.max(0.001);
+    say(format!("{backend}: {got} of {expected} webhook events delivered in {drain:.2} s ({rate:.0}/s)"));
+    // What the server recorded: the deliveries list says delivered for each.
+    let (_, page) = api(&c, "GET", &format!("{}/v1/webhooks/{id}/deliveries?limit=100&status=pending", server.url), &key, None).await?;
+    let pending_after = page["deliveries"].as_array().map(Vec::len).unwrap_or(0);
+    let crashed = server.exited();
+    let (warn, error, samples) = server.log_summary();
+    let stopped = server.stop();
+    let _ = writeln!(md, "#### 5. Webhook deliveries ({} test events for one endpoint, queued through {} connections while the loopback receiver held every request; then released)\n", thousands(cfg.webhook_events as f64), cfg.connections);
+    let _ = writeln!(md, "| Figure | Value |\n| --- | --- |");
+    let _ = writeln!(md, "| events queued (202) | {} of {} in {queued_secs:.2} s |", thousands(expected as f64), thousands(cfg.webhook_events as f64));
+    let _ = writeln!(md, "| distinct events received | {} in {drain:.2} s after release |", thousands(got as f64));
+    let _ = writeln!(md, "| requests received (repeats included) | {} |", thousands(requests as f64));
+    let _ = writeln!(md, "| **delivery rate** | **{} deliveries/s** (target ≥ 5,000/s: {}) |", thousands(rate), verdict(complete && rate >= 5000.0));
+    let _ = writeln!(md, "| still pending right after (first page) | {pending_after} |\n");
+    let _ = writeln!(md, "- {}; {}", cpu_line(&cpu_use(&a, &b)), busy_note(&load));
+    let _ = writeln!(md, "- server: {stopped}{}; log: {warn} WARN, {error} ERROR lines", crashed.map(|c| format!(", **exited during the run ({c})**")).unwrap_or_default());
+    for s in samples {
+        let _ = writeln!(md, "  - `{}`", s.replace('`', "'"));
+    }
+    let _ = writeln!(md);
+    sum.webhooks = Some((rate, complete));
+    drop(db);
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() {
     let cfg = match parse_args() {
@@ -1635,6 +1820,10 @@ async fn main() {
         if let Some((sends, send_p99, verifies, verify_p50, verify_p99)) = s.otp {
             let _ = writeln!(out, "| {b} | OTP sends ({} connections) | {} sends/s, p99 {} | recorded | — |", cfg.connections, thousands(sends), ms(send_p99));
             let _ = writeln!(out, "| {b} | OTP verify latency | {} verifications/s; p50 {}, p99 {} | recorded | — |", thousands(verifies), ms(verify_p50), ms(verify_p99));
+        }
+        if let Some((rate, complete)) = s.webhooks {
+            let m = if complete { format!("{} deliveries/s", thousands(rate)) } else { format!("≤ {} deliveries/s (did not finish)", thousands(rate)) };
+            let _ = writeln!(out, "| {b} | webhook deliveries to a loopback receiver | {m} | ≥ 5,000/s | {} |", verdict(complete && rate >= 5000.0));
         }
     }
     let _ = writeln!(

@@ -168,15 +168,18 @@ pub async fn change(
         Ok(s) => s,
         Err(e) => return failure(lang, &e),
     };
+    let paused = session.account.queue_paused_at.is_some();
     let done = async {
         let device = api::find(&state, session.account.id.clone(), path.into_inner()).await?;
         match form.action.as_str() {
-            "rename" => api::update(&state, &device, UpdateDevice { name: Some(form.name), ..Default::default() })
-                .await
-                .map(drop),
+            "rename" => {
+                api::update(&state, &device, UpdateDevice { name: Some(form.name), ..Default::default() }, paused)
+                    .await
+                    .map(drop)
+            }
             "enable" | "disable" => {
                 let enabled = Some(form.action == "enable");
-                api::update(&state, &device, UpdateDevice { enabled, ..Default::default() }).await.map(drop)
+                api::update(&state, &device, UpdateDevice { enabled, ..Default::default() }, paused).await.map(drop)
             }
             "unpair" => api::unpair(&state, &device).await,
             _ => Err(ApiError::invalid("action", "unknown action")),

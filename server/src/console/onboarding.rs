@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use crate::accounts::Account;
 use crate::db::DbConnection;
-use crate::db::schema::{api_keys, messages};
+use crate::db::schema::{api_keys, messages, webhook_endpoints};
 use crate::devices::queries as devices;
 use crate::health;
 
@@ -16,6 +16,7 @@ pub struct Progress {
     pub key_taken: bool,
     pub first_request: bool,
     pub first_delivery: bool,
+    pub webhook: bool,
     pub ready: bool,
 }
 
@@ -32,11 +33,18 @@ pub fn progress(conn: &mut DbConnection, account: &Account) -> QueryResult<Progr
             .filter(api_keys::last_used_at.is_not_null()),
     ))
     .get_result::<bool>(conn)?;
+    let webhook = diesel::select(exists(
+        webhook_endpoints::table
+            .filter(webhook_endpoints::account_id.eq(&account.id))
+            .filter(webhook_endpoints::enabled.eq(true)),
+    ))
+    .get_result(conn)?;
     Ok(Progress {
         device_paired: counts.paired > 0,
         key_taken: key_used || first_request,
         first_request,
         first_delivery,
+        webhook,
         ready: health::is_ready(account, counts),
     })
 }

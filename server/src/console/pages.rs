@@ -98,6 +98,7 @@ pub fn dashboard(lang: Lang, account: &Account, csrf: &str, progress: &Progress)
         (progress.key_taken, t.step_key, Some(t.step_key_how)),
         (progress.first_request, t.step_request, Some(t.step_request_how)),
         (progress.first_delivery, t.step_delivery, Some(t.step_delivery_how)),
+        (progress.webhook, t.step_webhook, Some(t.step_webhook_how)),
         (progress.ready, t.step_ready, Some(t.step_ready_how)),
     ];
     layout(

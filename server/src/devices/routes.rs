@@ -11,6 +11,7 @@ use crate::http::json::ApiJson;
 use crate::messages::queries as messages;
 use crate::state::AppState;
 use crate::time::Timestamp;
+use crate::webhooks::{self, EventType};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PairingResponse {
@@ -146,16 +147,40 @@ pub async fn update_device(
     path: web::Path<String>,
     body: ApiJson<UpdateDevice>,
 ) -> Result<web::Json<DeviceResponse>, ApiError> {
+    // A paused queue stays blocked whatever its phones do.
+    let paused = caller.account.queue_paused_at.is_some();
     let device = find(&state, caller.account.id, path.into_inner()).await?;
-    let updated = update(&state, &device, body.into_inner()).await?;
+    let updated = update(&state, &device, body.into_inner(), paused).await?;
     one(&state, updated).await
 }
 
-/// Applies the changes and tells the hub (pacing, whether it may take work).
-pub async fn update(state: &AppState, device: &Device, body: UpdateDevice) -> Result<Device, ApiError> {
+/// Applies the changes and tells the hub (pacing, whether it may take work). `paused`: the
+/// queue is paused by hand, so phones coming and going neither block nor resume it.
+pub async fn update(state: &AppState, device: &Device, body: UpdateDevice, paused: bool) -> Result<Device, ApiError> {
     let changes = changes(body)?;
-    let id = device.id.clone();
-    let updated = state.db.run(move |conn| queries::update(conn, &id, &changes).map_err(ApiError::from)).await?;
+    let (id, account_id) = (device.id.clone(), device.account_id.clone());
+    let updated = state
+        .db
+        .write(move |conn| -> Result<Device, ApiError> {
+            // Disabling the last usable phone blocks the queue; re-enabling one unblocks it:
+            // both are webhook events, recorded with the change.
+            let before = queries::counts(conn, &account_id)?.usable;
+            let updated = queries::update(conn, &id, &changes)?;
+            let after = queries::counts(conn, &account_id)?.usable;
+            let event = match (before, after) {
+                _ if paused => None,
+                (0, 1..) => Some((EventType::QueueResumed, "a usable device is back")),
+                (1.., 0) => Some((EventType::QueueBlocked, "no usable device: all are disabled or degraded")),
+                _ => None,
+            };
+            if let Some((event, reason)) = event {
+                webhooks::record(conn, &account_id, event, |_| {
+                    Ok(serde_json::json!({"reason": reason, "device_id": id}))
+                })?;
+            }
+            Ok(updated)
+        })
+        .await?;
     let pacing = updated.pacing();
     state.hub.set_pacing(&updated.id, pacing.parts_per_minute, pacing.parts_per_day);
     state.hub.set_usable(&updated.id, updated.usable());

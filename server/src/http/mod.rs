@@ -20,7 +20,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::error::ApiError;
 use crate::ratelimit::Allowance;
 use crate::state::AppState;
-use crate::{accounts, devices, health, ids, keys, link, messages, otp, queue};
+use crate::{accounts, devices, health, ids, keys, link, messages, otp, queue, webhooks};
 use routes_table::RouteTable;
 
 pub const TRACE_HEADER: HeaderName = HeaderName::from_static("x-trace-id");
@@ -49,6 +49,17 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(devices::routes::get_device)
         .service(devices::routes::update_device)
         .service(devices::routes::unpair_device)
+        // `deliveries/{delivery_id}` before `{webhook_id}/…`: the literal segment must win.
+        .service(webhooks::routes::get_delivery)
+        .service(webhooks::routes::retry_delivery)
+        .service(webhooks::routes::create_webhook)
+        .service(webhooks::routes::list_webhooks)
+        .service(webhooks::routes::get_webhook)
+        .service(webhooks::routes::update_webhook)
+        .service(webhooks::routes::delete_webhook)
+        .service(webhooks::routes::rotate_secret)
+        .service(webhooks::routes::test_webhook)
+        .service(webhooks::routes::list_deliveries)
         .service(link::routes::pair)
         .service(link::routes::connect);
 }

@@ -26,6 +26,7 @@ use utoipa::{Modify, OpenApi};
         (name = "otp", description = "One-time codes: send a code by SMS ahead of all other traffic, verify it once."),
         (name = "queue", description = "The account's queue: state, figures, pause and resume."),
         (name = "devices", description = "Paired phones: pairing, health, settings, unpairing."),
+        (name = "webhooks", description = "Signed callbacks when messages, codes, phones and the queue change; their deliveries and every attempt."),
         (name = "device link", description = "Called by phones, not by customer systems: pairing with a code and the WebSocket link."),
     )
 )]

@@ -17,6 +17,7 @@ use crate::devices::models::Device;
 use crate::devices::queries as devices;
 use crate::messages::models::Status;
 use crate::messages::queries::{self as messages, Applied};
+use crate::webhooks::{self, EventType};
 
 /// How long a new connection may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -98,12 +99,14 @@ async fn start(
         send(session, &frame).await?;
     }
     let (device_id, app_version) = (d.id.clone(), hello.app_version.clone());
+    let (account_id, name) = (d.account_id.clone(), d.name.clone());
     let (in_flight, today) = ctx
         .db
         .write(move |conn| -> Result<(i64, i64), StoreError> {
             // Anything handed over that the phone does not hold never arrived: re-queue it.
             messages::requeue_unacknowledged(conn, &device_id, "not received by the device")?;
             devices::set_online(conn, &device_id, true, Some(&app_version))?;
+            webhooks::record(conn, &account_id, EventType::DeviceOnline, |_| Ok(device_data(&device_id, &name, true)))?;
             let held = devices::in_flight(conn, std::slice::from_ref(&device_id))?;
             let today = messages::parts_dispatched_today(conn, &device_id)?;
             Ok((held.first().map(|(_, n)| *n).unwrap_or(0), today))
@@ -210,6 +213,7 @@ fn report_status(
     };
     let failure = report.failure.clone();
     let (device_id, id, threshold) = (ctx.device.id.clone(), report.request_id.clone(), ctx.settings.degrade_after);
+    let account_id = ctx.device.account_id.clone();
     let applied = ctx.db.write(move |conn| -> Result<(Applied, bool), StoreError> {
         let failure = failure.as_ref().map(|f| (f.code.as_str(), f.reason.as_str()));
         let applied = messages::apply_report(conn, &device_id, &id, status, failure)?;
@@ -220,6 +224,14 @@ fn report_status(
             Applied::Changed { to: Status::Sent, .. } => devices::record_outcome(conn, &device_id, false, threshold)?,
             _ => false,
         };
+        if degraded && devices::counts(conn, &account_id)?.usable == 0 {
+            webhooks::record(conn, &account_id, EventType::QueueBlocked, |_| {
+                Ok(serde_json::json!({
+                    "reason": "no usable device: all are disabled or degraded",
+                    "device_id": device_id,
+                }))
+            })?;
+        }
         Ok((applied, degraded))
     });
     let (hub, device_id) = (ctx.hub.clone(), ctx.device.id.clone());
@@ -245,10 +257,12 @@ async fn finish(ctx: &Ctx, conn_id: u64) {
         return;
     }
     let id = ctx.device.id.clone();
+    let (account_id, name) = (ctx.device.account_id.clone(), ctx.device.name.clone());
     let result = ctx
         .db
         .write(move |conn| -> Result<usize, StoreError> {
             devices::set_online(conn, &id, false, None)?;
+            webhooks::record(conn, &account_id, EventType::DeviceOffline, |_| Ok(device_data(&id, &name, false)))?;
             Ok(messages::requeue_unacknowledged(conn, &id, "device disconnected")?)
         })
         .await;
@@ -257,6 +271,11 @@ async fn finish(ctx: &Ctx, conn_id: u64) {
         Err(e) => tracing::warn!(device_id = %ctx.device.id, error = %e, "could not record the device going offline"),
     }
     ctx.hub.wake();
+}
+
+/// A device event's data.
+fn device_data(device_id: &str, name: &str, online: bool) -> serde_json::Value {
+    serde_json::json!({"device_id": device_id, "device_name": name, "online": online})
 }
 
 async fn next_frame(session: &mut Session, stream: &mut AggregatedMessageStream) -> Result<DeviceFrame, SessionError> {

@@ -10,6 +10,7 @@ use crate::db::schema::{devices, message_events, messages};
 use crate::db::{DbConnection, write_transaction};
 use crate::ids::{IdKind, new_id};
 use crate::time;
+use crate::webhooks::{self, EventType};
 
 /// `SET body = …`: the text with its secret masked where it has one (an OTP's code), else as is.
 /// Applied when a phone acknowledges a message or it ends without one: from then on the server
@@ -203,8 +204,8 @@ pub fn apply_report(
         let current = messages::table
             .find(id)
             .filter(messages::device_id.eq(device_id))
-            .select(messages::status)
-            .first::<String>(conn)
+            .select((messages::status, messages::account_id))
+            .first::<(String, String)>(conn)
             .optional()?;
         let target = messages::table
             .find(id)
@@ -239,7 +240,17 @@ pub fn apply_report(
         }
         let detail = failure.map(|(code, reason)| format!("{code}: {reason}"));
         add_events(conn, &[event(id, status, detail, now)])?;
-        Ok(Applied::Changed { to: status, from_dispatched: current.as_deref() == Some("dispatched") })
+        let Some((before, account_id)) = current else { return Ok(Applied::Unchanged) };
+        let webhook = match status {
+            Status::Sent => Some(EventType::MessageSent),
+            Status::Delivered => Some(EventType::MessageDelivered),
+            Status::Failed => Some(EventType::MessageFailed),
+            _ => None,
+        };
+        if let Some(webhook) = webhook {
+            webhooks::record_message(conn, &account_id, webhook, id)?;
+        }
+        Ok(Applied::Changed { to: status, from_dispatched: before == "dispatched" })
     })
 }
 
@@ -314,19 +325,20 @@ pub fn cancel(conn: &mut DbConnection, account_id: &str, id: &str, why: &str) ->
 pub fn expire_due(conn: &mut DbConnection) -> QueryResult<Vec<(String, Option<String>)>> {
     write_transaction(conn, |conn| {
         let now = time::now();
-        let due: Vec<(String, Option<String>)> = messages::table
+        let rows: Vec<(String, Option<String>, String)> = messages::table
             .filter(messages::expires_at.le(now))
             .filter(
                 messages::status
                     .eq(Status::Queued.as_str())
                     .or(messages::status.eq(Status::Dispatched.as_str()).and(messages::acked_at.is_null())),
             )
-            .select((messages::id, messages::device_id))
+            .select((messages::id, messages::device_id, messages::account_id))
             .limit(1000)
             .load(conn)?;
-        if due.is_empty() {
-            return Ok(due);
+        if rows.is_empty() {
+            return Ok(Vec::new());
         }
+        let due: Vec<(String, Option<String>)> = rows.iter().map(|(id, d, _)| (id.clone(), d.clone())).collect();
         let ids: Vec<&String> = due.iter().map(|(id, _)| id).collect();
         diesel::update(messages::table)
             .filter(messages::id.eq_any(ids))
@@ -341,6 +353,9 @@ pub fn expire_due(conn: &mut DbConnection) -> QueryResult<Vec<(String, Option<St
             .execute(conn)?;
         let events: Vec<Event> = due.iter().map(|(id, _)| event(id, Status::Expired, None, now)).collect();
         add_events(conn, &events)?;
+        for (id, _, account_id) in &rows {
+            webhooks::record_message(conn, account_id, EventType::MessageExpired, id)?;
+        }
         Ok(due)
     })
 }
@@ -352,7 +367,7 @@ pub fn settle_unpaired(conn: &mut DbConnection, device_id: &str) -> QueryResult<
     write_transaction(conn, |conn| {
         let now = time::now();
         let code = relay_protocol::failure::DEVICE_UNPAIRED;
-        let ids: Vec<String> = diesel::update(messages::table)
+        let ids: Vec<(String, String)> = diesel::update(messages::table)
             .filter(messages::device_id.eq(device_id))
             .filter(messages::status.eq_any(["dispatched", "sent"]))
             .set((
@@ -362,10 +377,14 @@ pub fn settle_unpaired(conn: &mut DbConnection, device_id: &str) -> QueryResult<
                 messages::finished_at.eq(now),
                 messages::updated_at.eq(now),
             ))
-            .returning(messages::id)
+            .returning((messages::id, messages::account_id))
             .get_results(conn)?;
-        let events: Vec<Event> = ids.iter().map(|id| event(id, Status::Failed, Some(code.into()), now)).collect();
-        add_events(conn, &events)
+        let events: Vec<Event> = ids.iter().map(|(id, _)| event(id, Status::Failed, Some(code.into()), now)).collect();
+        add_events(conn, &events)?;
+        for (id, account_id) in &ids {
+            webhooks::record_message(conn, account_id, EventType::MessageFailed, id)?;
+        }
+        Ok(())
     })
 }
 

@@ -369,13 +369,24 @@ pub async fn verify_otp(
             };
             let remaining = (max - attempts).max(0);
             Ok(match OtpStatus::parse(&status) {
-                OtpStatus::Verified => VerifyOtpResponse {
-                    ok: true,
-                    otp_id: otp.id,
-                    status: VerifyStatus::Success,
-                    attempts_remaining: 0,
-                    reason: None,
-                },
+                OtpStatus::Verified => {
+                    crate::webhooks::record(conn, &account_id, crate::webhooks::EventType::OtpVerified, |_| {
+                        Ok(serde_json::json!({
+                            "otp_id": otp.id,
+                            "request_id": otp.message_id,
+                            "to": otp.to_number,
+                            "purpose": otp.purpose,
+                            "attempts": attempts,
+                        }))
+                    })?;
+                    VerifyOtpResponse {
+                        ok: true,
+                        otp_id: otp.id,
+                        status: VerifyStatus::Success,
+                        attempts_remaining: 0,
+                        reason: None,
+                    }
+                }
                 _ => failed(&otp, FailReason::WrongCode, remaining),
             })
         })

@@ -7,7 +7,6 @@
 //! `<data-dir>/otp-secret` (mode 0600). Several server instances on one PostgreSQL database
 //! must be given the same secret.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, Mac};
@@ -55,37 +54,12 @@ impl OtpSecret {
 
     /// `<data_dir>/otp-secret`, created with 32 random bytes (hex) and mode 0600 if missing.
     pub fn load_or_create(data_dir: &Path) -> Result<Self, SecretError> {
-        let path = data_dir.join(SECRET_FILE);
-        let io = |source| SecretError::Io { path: path.clone(), source };
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                let text = text.trim();
-                if text.len() < MIN_SECRET_LEN {
-                    return Err(SecretError::TooShort(path.display().to_string()));
-                }
-                warn_if_readable_by_others(&path);
-                Ok(OtpSecret(text.as_bytes().to_vec()))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(data_dir).map_err(io)?;
-                let secret = random_hex(32);
-                let mut options = std::fs::OpenOptions::new();
-                options.write(true).create_new(true);
-                #[cfg(unix)]
-                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-                match options.open(&path) {
-                    Ok(mut file) => {
-                        file.write_all(secret.as_bytes()).and_then(|()| file.sync_all()).map_err(io)?;
-                        tracing::info!(path = %path.display(), "generated the OTP secret");
-                        Ok(OtpSecret(secret.into_bytes()))
-                    }
-                    // Another process created it a moment ago: use theirs.
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Self::load_or_create(data_dir),
-                    Err(e) => Err(io(e)),
-                }
-            }
-            Err(e) => Err(io(e)),
+        let text = crate::secrets::load_or_create_file(data_dir, SECRET_FILE)
+            .map_err(|e| SecretError::Io { path: e.path, source: e.source })?;
+        if text.len() < MIN_SECRET_LEN {
+            return Err(SecretError::TooShort(data_dir.join(SECRET_FILE).display().to_string()));
         }
+        Ok(OtpSecret(text.into_bytes()))
     }
 
     fn mac(&self, otp_id: &str, code: &str) -> HmacSha256 {
@@ -109,19 +83,6 @@ impl OtpSecret {
         self.mac(otp_id, code).verify_slice(&stored).is_ok()
     }
 }
-
-#[cfg(unix)]
-fn warn_if_readable_by_others(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = std::fs::metadata(path)
-        && meta.permissions().mode() & 0o077 != 0
-    {
-        tracing::warn!(path = %path.display(), "the OTP secret file is readable by other users; chmod 600 it");
-    }
-}
-
-#[cfg(not(unix))]
-fn warn_if_readable_by_others(_: &Path) {}
 
 fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];

@@ -55,7 +55,7 @@ impl Browser {
     }
 
     pub fn at(base: &str) -> Self {
-        let http = reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let http = crate::common::http_client_builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         Browser { http, base: base.to_owned(), cookies: HashMap::new() }
     }
 
@@ -129,7 +129,7 @@ fn a_person_signs_in_follows_the_checklist_and_signs_out(backend: Backend) {
     let short = set_password(&db, &account.id, "short");
     assert!(!short.status.success());
     assert!(String::from_utf8_lossy(&short.stdout).contains("at least 10 characters"));
-    let server = TestServer::start(&db);
+    let server = TestServer::start_with(&db, &["--allow-private-webhooks"]);
     let mut browser = Browser::new(&server);
 
     // Signed out, the console sends you to the sign-in page.
@@ -162,6 +162,10 @@ fn a_person_signs_in_follows_the_checklist_and_signs_out(backend: Backend) {
     let body = json!({"to": "+923001234567", "message": "first"}).to_string();
     assert_eq!(server.send("POST", "/v1/messages", Some(&account.key), Some(&body)).status, 202);
     assert_eq!(steps_done(&browser.get("/console").html), 3);
+    // So does a webhook endpoint.
+    let hook = json!({"url": "http://127.0.0.1:9/relay-events"}).to_string();
+    assert_eq!(server.send("POST", "/v1/webhooks", Some(&account.key), Some(&hook)).status, 201);
+    assert_eq!(steps_done(&browser.get("/console").html), 4);
 
     // Signing out ends the session: the old cookie no longer opens the console.
     let dashboard = browser.get("/console");
@@ -401,7 +405,7 @@ fn pairing_from_the_console_is_seen_live(backend: Backend) {
     assert_eq!(seen[0]["state"], "online");
 
     // Without a session there is no stream.
-    let anonymous = reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let anonymous = crate::common::http_client_builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     assert_eq!(anonymous.get(format!("{}/console/events", server.url)).send().unwrap().status().as_u16(), 303);
 }
 

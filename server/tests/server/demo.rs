@@ -30,7 +30,7 @@ fn the_demo_delivers_a_first_message_and_stops_promptly() {
     let key = demo["api_key"].as_str().unwrap().to_owned();
     assert!(demo["curl"].as_str().unwrap().contains(&key));
 
-    let http = reqwest::blocking::Client::new();
+    let http = crate::common::http_client();
     let started = Instant::now();
     let sent: Value = http
         .post(format!("{url}/v1/messages"))
@@ -51,8 +51,8 @@ fn the_demo_delivers_a_first_message_and_stops_promptly() {
     };
     assert_eq!(message["device_name"], "Relay Device 1");
     assert_eq!(message["attempts"], 1);
-    // The printed console credentials open the console, whose checklist saw all of it: account,
-    // phone, key, request, delivery and readiness.
+    // The printed console credentials open the console, whose checklist saw all of it but a
+    // webhook: account, phone, key, request, delivery and readiness.
     let mut browser = crate::console::Browser::at(&url);
     let signed_in =
         browser.sign_in(demo["console_email"].as_str().unwrap(), demo["console_password"].as_str().unwrap());

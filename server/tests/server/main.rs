@@ -17,3 +17,4 @@ mod otp;
 mod phone;
 mod shutdown;
 mod tls;
+mod webhooks;

@@ -31,7 +31,7 @@ fn send_otp(server: &TestServer, key: &str, body: Value) -> Reply {
 }
 
 /// Sends and expects 201; returns (otp_id, request_id).
-fn sent(server: &TestServer, key: &str, body: Value) -> (String, String) {
+pub(crate) fn sent(server: &TestServer, key: &str, body: Value) -> (String, String) {
     let reply = send_otp(server, key, body);
     assert_eq!(reply.status, 201, "{}", reply.text);
     let v = reply.json();
@@ -43,7 +43,7 @@ fn sent(server: &TestServer, key: &str, body: Value) -> (String, String) {
     (otp_id, v["request_id"].as_str().unwrap().to_owned())
 }
 
-fn verify(server: &TestServer, key: &str, otp_id: &str, code: &str) -> Value {
+pub(crate) fn verify(server: &TestServer, key: &str, otp_id: &str, code: &str) -> Value {
     let body = json!({"otp_id": otp_id, "code": code}).to_string();
     let reply = server.send("POST", "/v1/otp/verify", Some(key), Some(&body));
     assert_eq!(reply.status, 200, "{}", reply.text);
@@ -62,7 +62,7 @@ fn otp(server: &TestServer, key: &str, otp_id: &str) -> Value {
 }
 
 /// A paired, running phone with pacing lifted.
-fn phone(server: &TestServer, key: &str, name: &str) -> TestDevice {
+pub(crate) fn phone(server: &TestServer, key: &str, name: &str) -> TestDevice {
     let mut phone = TestDevice::pair(server, key, name);
     let pacing = json!({"pacing": {"parts_per_minute": 0, "parts_per_day": 0}}).to_string();
     let reply = server.send("PATCH", &format!("/v1/devices/{}", phone.device_id), Some(key), Some(&pacing));
@@ -72,7 +72,7 @@ fn phone(server: &TestServer, key: &str, name: &str) -> TestDevice {
 }
 
 /// The SMS the phone handed to its transport for `request_id`.
-fn sms_for(phone: &mut TestDevice, request_id: &str) -> SentSms {
+pub(crate) fn sms_for(phone: &mut TestDevice, request_id: &str) -> SentSms {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         phone.assert_running();
@@ -85,7 +85,7 @@ fn sms_for(phone: &mut TestDevice, request_id: &str) -> SentSms {
 }
 
 /// The one run of exactly `len` ASCII digits in the text: the code.
-fn code_in(text: &str, len: usize) -> String {
+pub(crate) fn code_in(text: &str, len: usize) -> String {
     let runs: Vec<&str> = text.split(|c: char| !c.is_ascii_digit()).filter(|r| r.len() == len).collect::<Vec<_>>();
     assert!(!runs.is_empty(), "no {len}-digit code in {text:?}");
     assert!(runs.iter().all(|r| *r == runs[0]), "several {len}-digit numbers in {text:?}");
@@ -282,7 +282,7 @@ fn concurrent_correct_verifies_succeed_exactly_once(backend: Backend) {
             let (url, key, otp_id, code, barrier) =
                 (server.url.clone(), a.key.clone(), otp_id.clone(), code.clone(), barrier.clone());
             std::thread::spawn(move || {
-                let http = reqwest::blocking::Client::new();
+                let http = crate::common::http_client();
                 barrier.wait();
                 let r = http
                     .post(format!("{url}/v1/otp/verify"))

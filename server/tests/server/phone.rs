@@ -226,7 +226,7 @@ fn post_in_background(
     n: usize,
 ) -> std::thread::JoinHandle<Vec<(String, String)>> {
     std::thread::spawn(move || {
-        let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
+        let http = crate::common::http_client();
         let deadline = Instant::now() + Duration::from_secs(120);
         let mut accepted = Vec::with_capacity(n);
         for i in 0..n {

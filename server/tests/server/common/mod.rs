@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod receiver;
+
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 use serde_json::Value;
@@ -130,6 +132,18 @@ pub fn create_account(db: &TestDb, email: &str, plan: &str) -> TestAccount {
     }
 }
 
+/// The tests' HTTP client. reqwest is built with rustls but no default crypto provider (the
+/// server's webhook client brings its own): ring is installed for the test process first.
+pub fn http_client() -> reqwest::blocking::Client {
+    http_client_builder().build().unwrap()
+}
+
+/// The same, to be adjusted (the console's tests turn off redirects).
+pub fn http_client_builder() -> reqwest::blocking::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::blocking::Client::builder().timeout(Duration::from_secs(20))
+}
+
 /// A running `relay-server serve` process on a loopback port of its own.
 pub struct TestServer {
     pub url: String,
@@ -154,7 +168,7 @@ impl TestServer {
         let extra: Vec<String> = extra.iter().map(|&a| a.to_owned()).collect();
         let dir = db.dir.path().to_owned();
         let (child, url, log) = spawn_server(&db.url, &dir, &extra, "127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-        let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
+        let http = http_client();
         TestServer {
             url,
             child: Some(child),

@@ -28,6 +28,8 @@ pub enum ApiError {
     #[error("{0}")]
     QueueBlocked(String),
     #[error("{0}")]
+    RecipientOptedOut(String),
+    #[error("{0}")]
     InvalidDevice(String),
     #[error("Too many requests {scope}; try again in {retry_after} s.")]
     RateLimited { retry_after: u64, limit: u32, window_secs: u64, scope: &'static str },
@@ -53,6 +55,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",
             ApiError::QueueBlocked(_) => "queue_blocked",
+            ApiError::RecipientOptedOut(_) => "recipient_opted_out",
             ApiError::InvalidDevice(_) => "invalid_device",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
@@ -105,7 +108,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::SubscriptionExpired { .. } => StatusCode::PAYMENT_REQUIRED,
-            ApiError::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::InvalidRequest { .. } | ApiError::RecipientOptedOut(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) | ApiError::QueueBlocked(_) => StatusCode::CONFLICT,

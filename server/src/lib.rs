@@ -20,6 +20,7 @@ pub mod otp;
 pub mod plans;
 pub mod queue;
 pub mod ratelimit;
+pub mod recipients;
 pub mod secrets;
 pub mod serve;
 pub mod state;

@@ -20,7 +20,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::error::ApiError;
 use crate::ratelimit::Allowance;
 use crate::state::AppState;
-use crate::{accounts, devices, health, ids, keys, link, messages, otp, queue};
+use crate::{accounts, devices, health, ids, keys, link, messages, otp, queue, recipients};
 use routes_table::RouteTable;
 
 pub const TRACE_HEADER: HeaderName = HeaderName::from_static("x-trace-id");
@@ -50,7 +50,14 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(devices::routes::update_device)
         .service(devices::routes::unpair_device)
         .service(link::routes::pair)
-        .service(link::routes::connect);
+        .service(link::routes::connect)
+        .service(recipients::routes::create_recipient)
+        .service(recipients::routes::list_recipients)
+        .service(recipients::import::export_recipients)
+        .service(recipients::import::import_recipients)
+        .service(recipients::routes::get_recipient)
+        .service(recipients::routes::update_recipient)
+        .service(recipients::routes::delete_recipient);
 }
 
 /// The body of a success that has nothing else to say.

@@ -12,5 +12,6 @@ mod messages;
 mod openapi;
 mod otp;
 mod phone;
+mod recipients;
 mod shutdown;
 mod tls;

@@ -20,7 +20,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::error::ApiError;
 use crate::ratelimit::Allowance;
 use crate::state::AppState;
-use crate::{accounts, devices, health, ids, keys, link, messages, otp, queue, recipients};
+use crate::{accounts, batches, devices, health, ids, keys, link, messages, otp, queue, recipients};
 use routes_table::RouteTable;
 
 pub const TRACE_HEADER: HeaderName = HeaderName::from_static("x-trace-id");
@@ -57,7 +57,10 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(recipients::import::import_recipients)
         .service(recipients::routes::get_recipient)
         .service(recipients::routes::update_recipient)
-        .service(recipients::routes::delete_recipient);
+        .service(recipients::routes::delete_recipient)
+        .service(batches::routes::send_bulk)
+        .service(batches::routes::get_batch)
+        .service(batches::routes::cancel_batch);
 }
 
 /// The body of a success that has nothing else to say.

@@ -5,6 +5,7 @@
 mod common;
 
 mod auth;
+mod bulk;
 mod cli;
 mod demo;
 mod errors;

@@ -29,8 +29,9 @@ cargo build --release -p relay-server -p relay-core
 echo "== building the load generator (bench/loadgen, its own workspace)" >&2
 CARGO_TARGET_DIR="$here/loadgen/target" cargo build --release --manifest-path "$here/loadgen/Cargo.toml"
 
-server_bin="$root/target/release/relay-server"
-device_bin="$root/target/release/relay-device"
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+server_bin="$target_dir/release/relay-server"
+device_bin="$target_dir/release/relay-device"
 loadgen_bin="$here/loadgen/target/release/relay-loadgen"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/relay-bench.XXXXXX")

@@ -148,13 +148,12 @@ fn check(
     Ok((to, body, info.encoding.as_str(), i32::try_from(info.segments).unwrap_or(i32::MAX)))
 }
 
+/// The messages to queue (with their index in the combined list) and the rejections.
+type Prepared = (Vec<(usize, Item)>, Vec<RejectedRecipient>);
+
 /// Checks every candidate (on all cores: number parsing is the costly part), drops repeated
 /// numbers, and gives each message its id in list order.
-fn prepare(
-    candidates: Vec<Candidate>,
-    template: &Template,
-    region: Option<&str>,
-) -> (Vec<(usize, Item)>, Vec<RejectedRecipient>) {
+fn prepare(candidates: Vec<Candidate>, template: &Template, region: Option<&str>) -> Result<Prepared, ApiError> {
     let fixed = template.is_static().then(|| {
         let body = template.render(None, None).unwrap_or_default();
         let info = text::analyze(&body);
@@ -177,8 +176,12 @@ fn prepare(
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
-    });
+        let mut all = Vec::with_capacity(candidates.len());
+        for h in handles {
+            all.extend(h.join().map_err(|_| ApiError::Internal { detail: "a bulk check thread panicked".into() })?);
+        }
+        Ok::<_, ApiError>(all)
+    })?;
     let mut seen: HashMap<String, usize> = HashMap::with_capacity(checked.len());
     let mut ids = ulid::Generator::new();
     let mut items = Vec::with_capacity(checked.len());
@@ -206,7 +209,7 @@ fn prepare(
             }
         }
     }
-    (items, rejected)
+    Ok((items, rejected))
 }
 
 fn from_directory(r: Recipient) -> Candidate {
@@ -340,7 +343,7 @@ pub async fn send_bulk(
     let region = account.default_region.clone();
     let (items, mut rejected) = web::block(move || prepare(candidates, &template, region.as_deref()))
         .await
-        .map_err(|e| ApiError::Internal { detail: format!("bulk preparation stopped: {e}") })?;
+        .map_err(|e| ApiError::Internal { detail: format!("bulk preparation stopped: {e}") })??;
     let now = time::now();
     let shared = Shared {
         account_id: account.id.clone(),

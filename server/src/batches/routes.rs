@@ -340,10 +340,12 @@ pub async fn send_bulk(
     };
     let candidates = candidates(&state, &account, &mut req).await?;
     let template = Template::parse(&req.message);
+    let started = std::time::Instant::now();
     let region = account.default_region.clone();
     let (items, mut rejected) = web::block(move || prepare(candidates, &template, region.as_deref()))
         .await
         .map_err(|e| ApiError::Internal { detail: format!("bulk preparation stopped: {e}") })??;
+    let prepared_ms = started.elapsed().as_millis();
     let now = time::now();
     let shared = Shared {
         account_id: account.id.clone(),
@@ -385,12 +387,20 @@ pub async fn send_bulk(
             Ok((queued.into_iter().map(|i| i.id).collect(), refused))
         })
         .await?;
+    let stored_ms = started.elapsed().as_millis() - prepared_ms;
     rejected.extend(opted_out);
     rejected.sort_by_key(|r| r.index);
     if !request_ids.is_empty() {
         state.hub.wake();
     }
-    tracing::info!(batch_id = %batch_id, queued = request_ids.len(), rejected = rejected.len(), "bulk send queued");
+    tracing::info!(
+        batch_id = %batch_id,
+        queued = request_ids.len(),
+        rejected = rejected.len(),
+        prepared_ms,
+        stored_ms,
+        "bulk send queued"
+    );
     Ok(HttpResponse::Accepted().json(BulkResponse {
         ok: true,
         batch_id,

@@ -101,63 +101,71 @@ pub struct Filter {
 /// Without a query: newest first. With one, ranked: the exact number first, then names that
 /// start with the query, then names with a word that does and numbers that start or end with
 /// the typed digits, then names that contain it anywhere.
+///
+/// A name query ranks and pages inside a subquery that reads only the covering index
+/// `(account_id, search_key, id)`, so only the page's rows are fetched; a number query is a
+/// union of index lookups (whole number, its beginning, its last digits), never a scan.
 pub fn list(conn: &mut DbConnection, account_id: &str, f: &Filter) -> QueryResult<Vec<Recipient>> {
     let mut sql = Sql::new(conn);
-    sql.push("SELECT ").push(COLUMNS).push(" FROM recipients WHERE account_id = ").bind(text(account_id));
-    if let Some(tag) = &f.tag {
-        sql.push(" AND tag_key LIKE ").bind(text(&format!("%|{}|%", like_escape(tag)))).push(" ESCAPE '\\'");
-    }
     let Some(q) = &f.query else {
+        sql.push("SELECT ").push(COLUMNS).push(" FROM recipients WHERE account_id = ").bind(text(account_id));
+        push_tag(&mut sql, f);
         if let Some(after) = &f.after_id {
             sql.push(" AND id < ").bind(text(after));
         }
         sql.push(" ORDER BY id DESC LIMIT ").bind(Cell::Int(limit(f.limit + 1)));
         return sql.load(conn);
     };
-    let mut rank: Vec<(String, Vec<Cell>)> = Vec::new();
-    let mut any: Vec<(String, Vec<Cell>)> = Vec::new();
-    if let Some(exact) = &q.exact {
-        any.push(("phone = ?".into(), vec![text(exact)]));
-        rank.push(("phone = ?".into(), vec![text(exact)]));
-    }
     if !q.is_number() {
         let k = like_escape(&q.key);
-        any.push(("search_key LIKE ? ESCAPE '\\'".into(), vec![text(&format!("%{k}%"))]));
-        rank.push(("search_key LIKE ? ESCAPE '\\'".into(), vec![text(&format!("{k}%"))]));
-        rank.push(("search_key LIKE ? ESCAPE '\\'".into(), vec![text(&format!("% {k}%"))]));
-    } else {
-        let mut number = Vec::new();
-        // Ranges on the indexed columns (byte order: digits and '+' only), then the exact test.
-        if let Some(prefix) = &q.number_prefix {
-            number.push(range("phone", prefix));
-        }
-        if let Some(rev) = &q.digits_rev {
-            number.push(range("phone_rev", rev));
-        }
-        for cond in number {
-            any.push(cond.clone());
-            rank.push(cond);
-        }
+        let rank = |sql: &mut Sql| {
+            sql.push(" ORDER BY CASE WHEN search_key LIKE ").bind(text(&format!("{k}%")));
+            sql.push(" ESCAPE '\\' THEN 0 WHEN search_key LIKE ").bind(text(&format!("% {k}%")));
+            sql.push(" ESCAPE '\\' THEN 1 ELSE 2 END, search_key, id");
+        };
+        sql.push("SELECT ")
+            .push(COLUMNS)
+            .push(" FROM recipients WHERE id IN (SELECT id FROM recipients WHERE account_id = ");
+        sql.bind(text(account_id));
+        push_tag(&mut sql, f);
+        sql.push(" AND search_key LIKE ").bind(text(&format!("%{k}%"))).push(" ESCAPE '\\'");
+        rank(&mut sql);
+        sql.push(" LIMIT ").bind(Cell::Int(limit(f.limit + 1)));
+        sql.push(" OFFSET ").bind(Cell::Int(limit(f.offset))).push(")");
+        rank(&mut sql);
+        return sql.load(conn);
     }
-    if any.is_empty() {
-        return Ok(Vec::new());
+    let mut lookups: Vec<(String, Vec<Cell>)> = Vec::new();
+    if let Some(exact) = &q.exact {
+        lookups.push(("phone = ?".into(), vec![text(exact)]));
     }
-    sql.push(" AND (");
-    for (i, (cond, cells)) in any.into_iter().enumerate() {
+    if let Some(prefix) = &q.number_prefix {
+        lookups.push(range("phone", prefix));
+    }
+    if let Some(rev) = &q.digits_rev {
+        lookups.push(range("phone_rev", rev));
+    }
+    // Driven by the union alone (each part names the account): the primary key fetches the rows.
+    sql.push("SELECT ").push(COLUMNS).push(" FROM recipients WHERE id IN (");
+    for (i, (cond, cells)) in lookups.into_iter().enumerate() {
         if i > 0 {
-            sql.push(" OR ");
+            sql.push(" UNION ");
         }
+        sql.push("SELECT id FROM recipients WHERE account_id = ").bind(text(account_id)).push(" AND ");
         push_cond(&mut sql, &cond, cells);
     }
-    sql.push(") ORDER BY CASE");
-    for (i, (cond, cells)) in rank.into_iter().enumerate() {
-        sql.push(" WHEN ");
-        push_cond(&mut sql, &cond, cells);
-        sql.push(&format!(" THEN {i}"));
-    }
-    sql.push(" ELSE 99 END, search_key, id LIMIT ").bind(Cell::Int(limit(f.limit + 1)));
+    sql.push(")");
+    push_tag(&mut sql, f);
+    sql.push(" ORDER BY CASE WHEN phone = ").bind(text(q.exact.as_deref().unwrap_or("")));
+    sql.push(" THEN 0 ELSE 1 END, search_key, id LIMIT ").bind(Cell::Int(limit(f.limit + 1)));
     sql.push(" OFFSET ").bind(Cell::Int(limit(f.offset)));
     sql.load(conn)
+}
+
+fn push_tag(sql: &mut Sql, f: &Filter) {
+    if let Some(tag) = &f.tag {
+        sql.push(" AND tag_key LIKE ").bind(text(&format!("%|{}|%", like_escape(tag)))).push(" ESCAPE '\\'");
+    }
 }
 
 fn limit(n: i64) -> i32 {

@@ -22,7 +22,8 @@ CREATE TABLE recipients (
 -- Also the opt-out check of every send: one indexed lookup.
 CREATE UNIQUE INDEX recipients_phone ON recipients(account_id, phone);
 CREATE INDEX recipients_phone_rev ON recipients(account_id, phone_rev);
-CREATE INDEX recipients_search ON recipients(account_id, search_key);
+-- Covering: a name search ranks and pages on the index alone.
+CREATE INDEX recipients_search ON recipients(account_id, search_key, id);
 
 CREATE TABLE batches (
     id TEXT PRIMARY KEY NOT NULL,

@@ -28,6 +28,8 @@ pub enum ApiError {
     #[error("{0}")]
     QueueBlocked(String),
     #[error("{0}")]
+    RecipientOptedOut(String),
+    #[error("{0}")]
     InvalidDevice(String),
     /// A well-formed request that cannot be carried out as asked (422), naming the field.
     #[error("{message}")]
@@ -56,6 +58,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",
             ApiError::QueueBlocked(_) => "queue_blocked",
+            ApiError::RecipientOptedOut(_) => "recipient_opted_out",
             ApiError::InvalidDevice(_) => "invalid_device",
             ApiError::Unprocessable { code, .. } => code,
             ApiError::RateLimited { .. } => "rate_limited",
@@ -110,7 +113,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::SubscriptionExpired { .. } => StatusCode::PAYMENT_REQUIRED,
-            ApiError::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::InvalidRequest { .. } | ApiError::RecipientOptedOut(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) | ApiError::QueueBlocked(_) => StatusCode::CONFLICT,

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod batches;
 pub mod cli;
 pub mod console;
 pub mod db;
@@ -22,6 +23,7 @@ pub mod otp;
 pub mod plans;
 pub mod queue;
 pub mod ratelimit;
+pub mod recipients;
 pub mod secrets;
 pub mod serve;
 pub mod state;

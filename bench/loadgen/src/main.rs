@@ -13,6 +13,8 @@
 //! 5. webhooks: E events queued for one endpoint while its receiver (in this process, on
 //!    loopback) holds every request, then the receiver answers and the drain is timed
 //!    (deliveries/s).
+//! 6. bulk and directory: `POST /v1/messages/bulk` with `--bulk-size` recipients (time to 202),
+//!    a CSV import of as many recipients, then search latency over them by name and by number.
 //!
 //! Every loop is bounded in count and in time; every child is stopped at the end (SIGTERM,
 //! then SIGKILL), also when a phase fails.
@@ -34,7 +36,8 @@ const USAGE: &str = "relay-loadgen --server-bin PATH --device-bin PATH --work-di
   [--backends sqlite,postgres] [--postgres-url postgres://postgres@127.0.0.1:5432/test]
   [--connections 64] [--warmup-secs 1] [--duration-secs 10]
   [--e2e-messages 20000] [--devices 20] [--device-latency-ms 1] [--e2e-timeout-secs 45]
-  [--rate 1000] [--rate-secs 10] [--otp-secs 10] [--webhook-events 10000] [--phases 1,2,3,4,5]";
+  [--rate 1000] [--rate-secs 10] [--otp-secs 10] [--webhook-events 10000]
+  [--bulk-size 100000] [--phases 1,2,3,4,5,6]";
 
 #[derive(Clone, Debug)]
 struct Config {
@@ -56,6 +59,8 @@ struct Config {
     otp_secs: f64,
     /// Phase 5: webhook events queued before the receiver starts answering.
     webhook_events: u64,
+    /// Phase 6: recipients per bulk send and in the directory.
+    bulk_size: usize,
     /// Which phases run; 2 and 3 share their phones, so either runs both.
     phases: Vec<u32>,
 }
@@ -79,7 +84,8 @@ fn parse_args() -> R<Config> {
         rate_secs: 10.0,
         otp_secs: 10.0,
         webhook_events: 10_000,
-        phases: vec![1, 2, 3, 4, 5],
+        bulk_size: 100_000,
+        phases: vec![1, 2, 3, 4, 5, 6],
     };
     fn num<T: std::str::FromStr>(flag: &str, v: R<String>) -> R<T> {
         let v = v?;
@@ -106,6 +112,7 @@ fn parse_args() -> R<Config> {
             "--rate-secs" => c.rate_secs = num(&flag, v)?,
             "--otp-secs" => c.otp_secs = num(&flag, v)?,
             "--webhook-events" => c.webhook_events = num(&flag, v)?,
+            "--bulk-size" => c.bulk_size = num(&flag, v)?,
             "--phases" => {
                 c.phases = v?
                     .split(',')
@@ -1185,6 +1192,8 @@ struct Summary {
     otp: Option<(f64, f64, f64, f64, f64)>,
     /// Webhook deliveries/s, and whether every event arrived.
     webhooks: Option<(f64, bool)>,
+    /// Bulk: recipients, best time to 202 (ms); search: worst p99 over the queries (ms).
+    bulk: Option<(usize, f64, f64)>,
 }
 
 fn verdict(ok: bool) -> &'static str {
@@ -1204,12 +1213,22 @@ async fn run_backend(cfg: &Config, backend: &str, md: &mut String) -> R<Summary>
     if cfg.phases.contains(&5) {
         webhook_phase(cfg, backend, md, &mut sum).await?;
     }
+    if cfg.phases.contains(&6) {
+        bulk_phase(cfg, backend, md, &mut sum).await?;
+    }
     Ok(sum)
 }
 
 async fn message_phases(cfg: &Config, backend: &str, md: &mut String) -> R<Summary> {
-    let mut sum =
-        Summary { backend: backend.to_owned(), ratio: None, e2e_rate: None, p99: None, otp: None, webhooks: None };
+    let mut sum = Summary {
+        backend: backend.to_owned(),
+        ratio: None,
+        e2e_rate: None,
+        p99: None,
+        otp: None,
+        webhooks: None,
+        bulk: None,
+    };
     let root = cfg.work_dir.join(backend);
 
     // ---- Phase 1: health vs enqueue, on a fresh database without phones.
@@ -1825,6 +1844,10 @@ async fn main() {
             let m = if complete { format!("{} deliveries/s", thousands(rate)) } else { format!("≤ {} deliveries/s (did not finish)", thousands(rate)) };
             let _ = writeln!(out, "| {b} | webhook deliveries to a loopback receiver | {m} | ≥ 5,000/s | {} |", verdict(complete && rate >= 5000.0));
         }
+        if let Some((n, accept_ms, search_p99)) = s.bulk {
+            let _ = writeln!(out, "| {b} | bulk of {} recipients, time to 202 | {} | < 1.5 s | {} |", thousands(n as f64), ms(accept_ms), verdict(accept_ms < 1500.0));
+            let _ = writeln!(out, "| {b} | search over {} recipients, worst query p99 | {} | milliseconds | {} |", thousands(n as f64), ms(search_p99), verdict(search_p99 < 50.0));
+        }
     }
     let _ = writeln!(
         out,
@@ -1839,4 +1862,137 @@ async fn main() {
         std::process::exit(1);
     }
     say(format!("wrote {} in {:.0} s", cfg.out.display(), started.elapsed().as_secs_f64()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phase 5: bulk sends and the recipients directory.
+
+/// The i-th bench number: distinct Pakistani mobile numbers.
+fn bench_number(i: usize) -> String {
+    format!("+92300{:07}", 1_000_000 + i)
+}
+
+const FIRST: &[&str] = &["Ali", "José", "Ayesha", "Bilal", "Fatima", "Hamza", "Zoë", "محمد", "علی", "عائشہ", "فاطمہ", "Natalia", "Omar", "Sana"];
+const LAST: &[&str] = &["Khan", "Álvarez", "Shah", "Malik", "Qureshi", "رضا", "خان", "Butt", "Chaudhry", "Iqbal", "Siddiqui"];
+
+fn bench_name(i: usize) -> String {
+    format!("{} {} {}", FIRST[i % FIRST.len()], LAST[(i / FIRST.len()) % LAST.len()], i)
+}
+
+/// Fresh database, no phone: a bulk send of `--bulk-size` numbers (three times, time to 202),
+/// then a CSV import of as many recipients and search latency over them.
+async fn bulk_phase(cfg: &Config, backend: &str, md: &mut String, sum: &mut Summary) -> R<()> {
+    let n = cfg.bulk_size;
+    say(format!("{backend}: phase 5 (bulk of {n} and search over {n} recipients)"));
+    let dir = cfg.work_dir.join(backend).join("bulk");
+    let db = Database::new(cfg, backend, "bulk", &dir)?;
+    let key = create_account(cfg, &db, "bench-bulk")?;
+    let mut server = Server::start(cfg, &db, &dir)?;
+    let c = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(120)).build().map_err(|e| e.to_string())?;
+    let (st, v) = api(&c, "PATCH", &format!("{}/v1/account", server.url), &key, Some(json!({"default_region": "PK"}))).await?;
+    if st != 200 {
+        return Err(format!("PATCH /v1/account: {st} {v}"));
+    }
+    let recipients: Vec<Value> =
+        (0..n).map(|i| json!({"to": bench_number(i), "name": bench_name(i), "vars": {"order": i}})).collect();
+    let body = json!({"message": "Hi {{name}}, your order {{order}} has shipped.", "recipients": recipients}).to_string();
+    let mut accepts = Vec::new();
+    for round in 0..3 {
+        let started = Instant::now();
+        let res = c
+            .post(format!("{}/v1/messages/bulk", server.url))
+            .bearer_auth(&key)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .map_err(|e| format!("bulk: {e}"))?;
+        let st = res.status().as_u16();
+        let text = res.text().await.map_err(|e| format!("bulk: {e}"))?;
+        let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if st != 202 || v["queued"].as_u64() != Some(n as u64) {
+            return Err(format!("bulk round {round}: {st} {}", text.chars().take(500).collect::<String>()));
+        }
+        say(format!("{backend}: bulk of {n} accepted in {elapsed:.0} ms"));
+        accepts.push(elapsed);
+    }
+    // The directory: one CSV import, then searches.
+    let mut csv = String::from("name,phone,tags,locale\n");
+    for i in 0..n {
+        let _ = writeln!(csv, "{},{},{},{}", bench_name(i), bench_number(i), if i % 10 == 0 { "vip" } else { "" }, if i % 3 == 0 { "ur" } else { "en" });
+    }
+    let csv_bytes = csv.len();
+    let started = Instant::now();
+    let res = c
+        .post(format!("{}/v1/recipients/import", server.url))
+        .bearer_auth(&key)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .map_err(|e| format!("import: {e}"))?;
+    let st = res.status().as_u16();
+    let text = res.text().await.map_err(|e| format!("import: {e}"))?;
+    let import_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    if st != 200 || v["created"].as_u64() != Some(n as u64) {
+        return Err(format!("import: {st} {}", text.chars().take(500).collect::<String>()));
+    }
+    say(format!("{backend}: imported {n} recipients in {import_ms:.0} ms"));
+    let target = n / 2 + 7;
+    let queries: Vec<(String, String)> = vec![
+        ("name prefix `ali`".into(), "ali".into()),
+        ("name fragment `lvar` (matches `Álvarez`)".into(), "lvar".into()),
+        ("Urdu `علي` (Arabic yeh; matches `علی`)".into(), "علي".into()),
+        ("a whole name".into(), bench_name(target)),
+        ("local number `0300 …`".into(), format!("0300 {:07}", 1_000_000 + target)),
+        ("last 5 digits".into(), format!("{:05}", (1_000_000 + target) % 100_000)),
+        ("number prefix `0300 1005`".into(), "0300 1005".into()),
+        ("no match `zzzz`".into(), "zzzz".into()),
+    ];
+    let _ = writeln!(md, "#### 5. Bulk send and recipient search (fresh database, no phone paired)\n");
+    let _ = writeln!(md, "- `POST /v1/messages/bulk`, {} recipients with a name and a variable each ({:.1} MB of JSON), time to 202: {} (three runs).", thousands(n as f64), body.len() as f64 / 1e6, accepts.iter().map(|a| ms(*a)).collect::<Vec<_>>().join(", "));
+    let _ = writeln!(md, "- `POST /v1/recipients/import`, {} rows ({:.1} MB CSV): {}.\n", thousands(n as f64), csv_bytes as f64 / 1e6, ms(import_ms));
+    let _ = writeln!(md, "| `GET /v1/recipients?q=` over {} recipients, 50 times each | results | p50 | p99 | max |", thousands(n as f64));
+    let _ = writeln!(md, "| --- | ---: | ---: | ---: | ---: |");
+    let mut worst = 0.0f64;
+    for (label, q) in &queries {
+        let url = format!("{}/v1/recipients?limit=20&q={}", server.url, encode_query(q));
+        let mut lat = Vec::new();
+        let mut found = 0;
+        for _ in 0..50 {
+            let started = Instant::now();
+            let res = c.get(&url).bearer_auth(&key).send().await.map_err(|e| format!("search: {e}"))?;
+            let st = res.status().as_u16();
+            let text = res.text().await.map_err(|e| format!("search: {e}"))?;
+            lat.push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
+            if st != 200 {
+                return Err(format!("search {q}: {st} {text}"));
+            }
+            let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            found = v["recipients"].as_array().map_or(0, Vec::len);
+        }
+        lat.sort_unstable();
+        worst = worst.max(pct(&lat, 0.99));
+        let _ = writeln!(md, "| {label} | {found} | {} | {} | {} |", ms(pct(&lat, 0.5)), ms(pct(&lat, 0.99)), ms(pct(&lat, 1.0)));
+    }
+    let crashed = server.exited();
+    let (warn, error, samples) = server.log_summary();
+    let stopped = server.stop();
+    let _ = writeln!(md, "\n- server: {stopped}{}; log: {warn} WARN, {error} ERROR lines; {}", crashed.map(|c| format!(", **exited during the run ({c})**")).unwrap_or_default(), loadavg());
+    for s in samples {
+        let _ = writeln!(md, "  - `{}`", s.replace('`', "'"));
+    }
+    let _ = writeln!(md);
+    let best = accepts.iter().copied().fold(f64::INFINITY, f64::min);
+    sum.bulk = Some((n, best, worst));
+    drop(db);
+    Ok(())
+}
+
+fn encode_query(s: &str) -> String {
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
 }

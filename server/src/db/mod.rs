@@ -3,6 +3,7 @@
 //! Handlers never hold a connection across an `.await`: [`Db::run`] takes one from the pool on
 //! a blocking thread, runs a closure and gives it back.
 
+pub mod bulk;
 pub mod schema;
 pub mod writer;
 

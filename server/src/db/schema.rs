@@ -210,6 +210,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    recipients (id) {
+        id -> Text,
+        account_id -> Text,
+        name -> Text,
+        phone -> Text,
+        phone_rev -> Text,
+        search_key -> Text,
+        tags -> Text,
+        tag_key -> Text,
+        locale -> Nullable<Text>,
+        metadata -> Nullable<Text>,
+        opted_out_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    batches (id) {
+        id -> Text,
+        account_id -> Text,
+        queued -> Integer,
+        rejected -> Integer,
+        canceled_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(api_keys -> accounts (account_id));
 diesel::joinable!(console_logins -> accounts (account_id));
 diesel::joinable!(console_sessions -> accounts (account_id));
@@ -233,5 +262,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_deliveries,
     webhook_attempts,
     console_logins,
-    console_sessions
+    console_sessions,
+    recipients,
+    batches
 );

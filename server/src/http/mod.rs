@@ -20,7 +20,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::error::ApiError;
 use crate::ratelimit::Allowance;
 use crate::state::AppState;
-use crate::{accounts, devices, health, ids, keys, link, messages, otp, queue, webhooks};
+use crate::{accounts, batches, devices, health, ids, keys, link, messages, otp, queue, recipients, webhooks};
 use routes_table::RouteTable;
 
 pub const TRACE_HEADER: HeaderName = HeaderName::from_static("x-trace-id");
@@ -61,7 +61,17 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(webhooks::routes::test_webhook)
         .service(webhooks::routes::list_deliveries)
         .service(link::routes::pair)
-        .service(link::routes::connect);
+        .service(link::routes::connect)
+        .service(recipients::routes::create_recipient)
+        .service(recipients::routes::list_recipients)
+        .service(recipients::import::export_recipients)
+        .service(recipients::import::import_recipients)
+        .service(recipients::routes::get_recipient)
+        .service(recipients::routes::update_recipient)
+        .service(recipients::routes::delete_recipient)
+        .service(batches::routes::send_bulk)
+        .service(batches::routes::get_batch)
+        .service(batches::routes::cancel_batch);
 }
 
 /// The body of a success that has nothing else to say.

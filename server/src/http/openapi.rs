@@ -23,6 +23,7 @@ use utoipa::{Modify, OpenApi};
         (name = "account", description = "The calling account, its subscription and limits."),
         (name = "keys", description = "API keys of the calling account."),
         (name = "messages", description = "Send SMS and follow each one to `delivered`, `failed` or `expired`."),
+        (name = "recipients", description = "The recipients directory: people by name and number, tags, opt-out, CSV import and export."),
         (name = "otp", description = "One-time codes: send a code by SMS ahead of all other traffic, verify it once."),
         (name = "queue", description = "The account's queue: state, figures, pause and resume."),
         (name = "devices", description = "Paired phones: pairing, health, settings, unpairing."),

@@ -13,6 +13,7 @@ use crate::devices::queries as devices;
 use crate::error::ApiError;
 use crate::http::json::ApiJson;
 use crate::ids::{IdKind, new_id};
+use crate::recipients::queries as recipients;
 use crate::state::AppState;
 use crate::time::{self, Timestamp};
 use crate::{accounts::Account, secrets};
@@ -211,6 +212,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     request_body = SendRequest,
     responses(
         (status = 202, description = "Queued.", body = QueuedResponse),
+        (status = 400, description = "`invalid_request` (a field is named), or `recipient_opted_out`: the number's recipient opted out.", body = relay_protocol::ErrorEnvelope),
         (status = 402, description = "`subscription_expired`: renew the subscription to send again.", body = relay_protocol::ErrorEnvelope),
         (status = 409, description = "`conflict` (Idempotency-Key reused with another body) or `queue_blocked`.", body = relay_protocol::ErrorEnvelope),
         (status = 422, description = "`invalid_device`: the device is not this account's, or is disabled.", body = relay_protocol::ErrorEnvelope),
@@ -257,6 +259,12 @@ pub async fn send_message(
                 check_device(conn, &account, device_id)?;
             }
             check_queue_open(conn, &account)?;
+            if recipients::is_opted_out(conn, &account.id, &message.to_number)? {
+                return Err(ApiError::RecipientOptedOut(format!(
+                    "{} has opted out of messages from this account; PATCH the recipient with \"opted_out\": false if they opt back in.",
+                    message.to_number
+                )));
+            }
             let response = QueuedResponse {
                 ok: true,
                 request_id: message.id.clone(),

@@ -6,6 +6,7 @@ mod common;
 
 mod auth;
 mod browser;
+mod bulk;
 mod cli;
 mod console;
 mod demo;
@@ -15,6 +16,7 @@ mod metrics;
 mod openapi;
 mod otp;
 mod phone;
+mod recipients;
 mod shutdown;
 mod tls;
 mod webhooks;

@@ -1,0 +1,3 @@
+DROP INDEX messages_batch;
+DROP TABLE batches;
+DROP TABLE recipients;

@@ -1,0 +1,336 @@
+//! CSV in and out of the directory.
+//!
+//! An import is read and checked whole before anything is written: a file that is not CSV,
+//! not UTF-8 or lacks the `name` or `phone` column writes nothing. Rows are then judged one by
+//! one (a bad number rejects its row, not the file) and all the good ones are stored in one
+//! transaction: a number the account already has is updated, any other created.
+
+use std::collections::HashMap;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use futures_util::StreamExt;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::models::Recipient;
+use super::queries::{self, Replace};
+use super::routes::{check_locale, check_name, check_tags, tag_fields};
+use super::search;
+use crate::accounts::Account;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::ids::{IdKind, new_id};
+use crate::messages::text;
+use crate::state::AppState;
+use crate::time;
+
+/// Largest file accepted: about 100,000 rows of ordinary width.
+pub const MAX_BYTES: usize = 16 * 1024 * 1024;
+pub const MAX_ROWS: usize = 100_000;
+
+/// Why a whole file was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Malformed {
+    #[error("The file is not UTF-8 text (at byte {0}); save it as CSV UTF-8.")]
+    NotUtf8(usize),
+    #[error("The file is empty; the first line must be a header such as name,phone,tags,locale.")]
+    Empty,
+    #[error("The header has no `{0}` column; the first line must name the columns, e.g. name,phone,tags,locale.")]
+    MissingColumn(&'static str),
+    #[error("The header names the column `{0}` twice.")]
+    DuplicateColumn(String),
+    #[error("The file is not valid CSV at line {line}: {reason}.")]
+    Csv { line: u64, reason: String },
+    #[error("The file has more than {MAX_ROWS} rows; split it.")]
+    TooManyRows,
+}
+
+/// One row that was not imported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct RejectedRow {
+    /// The line in the file (the header is line 1).
+    pub line: u64,
+    /// The number as written, when there was one.
+    pub phone: Option<String>,
+    pub reason: String,
+}
+
+/// A file read and checked: the rows to store, and those refused.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub rows: Vec<Recipient>,
+    pub rejected: Vec<RejectedRow>,
+    /// Whether the file had a tags / locale column (else stored values stay on update).
+    pub replace: Replace,
+}
+
+/// Reads a CSV file: header row (any case and order; `name` and `phone` required, `tags` and
+/// `locale` optional, other columns ignored), comma or semicolon (whichever the header uses),
+/// UTF-8 with or without a byte-order mark. Tags inside their field are separated by `|` or `;`.
+pub fn parse(bytes: &[u8], account: &Account) -> Result<Parsed, Malformed> {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let text = std::str::from_utf8(bytes).map_err(|e| Malformed::NotUtf8(e.valid_up_to()))?;
+    let header_line = text.lines().next().filter(|l| !l.trim().is_empty()).ok_or(Malformed::Empty)?;
+    let delimiter = if header_line.matches(';').count() > header_line.matches(',').count() { b';' } else { b',' };
+    let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).from_reader(text.as_bytes());
+    let headers = reader.headers().map_err(csv_error)?.clone();
+    let mut columns: HashMap<String, usize> = HashMap::new();
+    for (i, h) in headers.iter().enumerate() {
+        let h = h.trim().to_lowercase();
+        if h.is_empty() {
+            continue;
+        }
+        if columns.insert(h.clone(), i).is_some() {
+            return Err(Malformed::DuplicateColumn(h));
+        }
+    }
+    let name_col = *columns.get("name").ok_or(Malformed::MissingColumn("name"))?;
+    let phone_col = *columns.get("phone").ok_or(Malformed::MissingColumn("phone"))?;
+    let tags_col = columns.get("tags").copied();
+    let locale_col = columns.get("locale").copied();
+    let mut parsed =
+        Parsed { replace: Replace { tags: tags_col.is_some(), locale: locale_col.is_some() }, ..Parsed::default() };
+    // Where each number was first seen in this file.
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    let now = time::now();
+    for record in reader.records() {
+        let record = record.map_err(csv_error)?;
+        let line = record.position().map_or(0, |p| p.line());
+        if record.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        if parsed.rows.len() + parsed.rejected.len() >= MAX_ROWS {
+            return Err(Malformed::TooManyRows);
+        }
+        let field = |col: Option<usize>| col.and_then(|c| record.get(c)).unwrap_or("");
+        let raw_phone = field(Some(phone_col)).trim();
+        let reject =
+            |reason: String| RejectedRow { line, phone: Some(raw_phone.to_owned()).filter(|p| !p.is_empty()), reason };
+        let phone = match text::normalize_number(raw_phone, account.default_region.as_deref()) {
+            Ok(p) => p,
+            Err(e) => {
+                parsed.rejected.push(reject(format!("phone: {e}")));
+                continue;
+            }
+        };
+        let name = match check_name(field(Some(name_col))) {
+            Ok(n) => n,
+            Err(e) => {
+                parsed.rejected.push(reject(format!("name: {e}")));
+                continue;
+            }
+        };
+        let tag_list: Vec<String> = field(tags_col).split(['|', ';']).map(str::to_owned).collect();
+        let tags = match check_tags(&tag_list) {
+            Ok(t) => t,
+            Err(e) => {
+                parsed.rejected.push(reject(format!("tags: {e}")));
+                continue;
+            }
+        };
+        let locale = match check_locale(field(locale_col)) {
+            Ok(l) => l,
+            Err(e) => {
+                parsed.rejected.push(reject(format!("locale: {e}")));
+                continue;
+            }
+        };
+        if let Some(first) = seen.get(&phone) {
+            parsed.rejected.push(reject(format!("duplicate: the same number as line {first}")));
+            continue;
+        }
+        seen.insert(phone.clone(), line);
+        let (tags, tag_key) = tag_fields(&tags);
+        parsed.rows.push(Recipient {
+            id: new_id(IdKind::Recipient),
+            account_id: account.id.clone(),
+            search_key: search::fold(&name),
+            name,
+            phone_rev: search::reversed_digits(&phone),
+            phone,
+            tags,
+            tag_key,
+            locale,
+            metadata: None,
+            opted_out_at: None,
+            created_at: now,
+            updated_at: now,
+        });
+    }
+    Ok(parsed)
+}
+
+fn csv_error(e: csv::Error) -> Malformed {
+    let line = e.position().map_or(0, |p| p.line());
+    let reason = match e.kind() {
+        csv::ErrorKind::Utf8 { err, .. } => format!("not UTF-8 ({err})"),
+        _ => e.to_string(),
+    };
+    Malformed::Csv { line, reason }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportResponse {
+    pub ok: bool,
+    /// New recipients.
+    pub created: usize,
+    /// Numbers the directory already had: name (and tags, locale when the file has those
+    /// columns) replaced.
+    pub updated: usize,
+    pub rejected: usize,
+    /// Each row not imported, with its line and the reason.
+    pub rejected_rows: Vec<RejectedRow>,
+}
+
+/// Imports recipients from CSV (`Content-Type: text/csv`).
+///
+/// Header row with columns `name` and `phone` (required), `tags` (separated by `|` or `;`
+/// inside the field) and `locale`; other columns are ignored, so an export imports back.
+/// Comma or semicolon delimited, UTF-8 with or without BOM, up to 100,000 rows. A number the
+/// account already has updates that recipient; a number seen earlier in the same file is
+/// rejected as a duplicate. A malformed file writes nothing.
+#[utoipa::path(
+    tag = "recipients",
+    security(("bearer" = []), ("api_key" = [])),
+    request_body(content = String, content_type = "text/csv",
+        example = "name,phone,tags,locale\nمحمد علی,0300 1234567,lahore|vip,ur\nJosé Álvarez,+34 612 345 678,,es\n"),
+    responses(
+        (status = 200, description = "Imported: counts and rejected rows.", body = ImportResponse),
+    )
+)]
+#[post("/v1/recipients/import")]
+pub async fn import_recipients(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+    mut payload: web::Payload,
+) -> Result<web::Json<ImportResponse>, ApiError> {
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if !matches!(mime.as_str(), "text/csv" | "application/csv" | "text/plain") {
+        return Err(ApiError::InvalidRequest {
+            message: "The import must be CSV, sent with `Content-Type: text/csv`.".into(),
+            field: None,
+        });
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::InvalidRequest {
+            message: format!("The request body could not be read: {e}."),
+            field: None,
+        })?;
+        if body.len() + chunk.len() > MAX_BYTES {
+            return Err(ApiError::PayloadTooLarge { limit: MAX_BYTES });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let account = caller.account;
+    let parsed = web::block(move || parse(&body, &account).map(|p| (p, account)))
+        .await
+        .map_err(|e| ApiError::Internal { detail: format!("import task stopped: {e}") })?;
+    let (parsed, account) = parsed.map_err(|e| ApiError::InvalidRequest { message: e.to_string(), field: None })?;
+    let Parsed { rows, rejected: rejected_rows, replace } = parsed;
+    let account_id = account.id;
+    let (created, updated) = state
+        .db
+        .write(move |conn| -> Result<(usize, usize), ApiError> {
+            let phones: Vec<&str> = rows.iter().map(|r| r.phone.as_str()).collect();
+            let existing = queries::existing_numbers(conn, &account_id, &phones)?;
+            queries::upsert_many(conn, &rows, replace)?;
+            Ok((rows.len() - existing.len(), existing.len()))
+        })
+        .await?;
+    tracing::info!(created, updated, rejected = rejected_rows.len(), "recipients imported");
+    Ok(web::Json(ImportResponse { ok: true, created, updated, rejected: rejected_rows.len(), rejected_rows }))
+}
+
+/// The directory as CSV: `id,name,phone,tags,locale,opted_out_at,created_at`, oldest first,
+/// tags separated by `|`. Importing it back updates every recipient in place.
+#[utoipa::path(
+    tag = "recipients",
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "CSV, UTF-8, comma-separated, with a header row.", body = String, content_type = "text/csv"))
+)]
+#[get("/v1/recipients/export")]
+pub async fn export_recipients(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let account_id = caller.account.id;
+    let rows = state.db.run(move |conn| queries::all(conn, &account_id).map_err(ApiError::from)).await?;
+    let csv = web::block(move || write_csv(&rows))
+        .await
+        .map_err(|e| ApiError::Internal { detail: format!("export task stopped: {e}") })?
+        .map_err(|e| ApiError::Internal { detail: format!("export failed: {e}") })?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((header::CONTENT_DISPOSITION, "attachment; filename=\"recipients.csv\""))
+        .body(csv))
+}
+
+fn write_csv(rows: &[Recipient]) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 80 + 64));
+    w.write_record(["id", "name", "phone", "tags", "locale", "opted_out_at", "created_at"])?;
+    for r in rows {
+        let opted_out = r.opted_out_at.map(|t| time::Timestamp::from(t).rfc3339()).unwrap_or_default();
+        let created = time::Timestamp::from(r.created_at).rfc3339();
+        w.write_record([
+            r.id.as_str(),
+            r.name.as_str(),
+            r.phone.as_str(),
+            r.tag_list().join("|").as_str(),
+            r.locale.as_deref().unwrap_or(""),
+            opted_out.as_str(),
+            created.as_str(),
+        ])?;
+    }
+    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account() -> Account {
+        let now = time::now();
+        Account {
+            id: "acc_test".into(),
+            name: "Test".into(),
+            email: "t@example.com".into(),
+            plan: "free".into(),
+            status: "active".into(),
+            expires_at: now,
+            default_region: Some("PK".into()),
+            queue_paused_at: None,
+            queue_pause_reason: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn semicolons_bom_and_any_header_order_are_read() {
+        let file = "\u{feff}Phone;Name;Tags\n0300 1234567;محمد علی;vip|Lahore\n+44 7911 123456;José;\n";
+        let p = parse(file.as_bytes(), &account()).unwrap();
+        assert_eq!(p.rejected, vec![]);
+        assert_eq!(p.rows.len(), 2);
+        assert_eq!(p.rows[0].phone, "+923001234567");
+        assert_eq!(p.rows[0].tag_list(), ["vip", "lahore"]);
+        assert_eq!(p.rows[1].name, "José");
+    }
+
+    #[test]
+    fn bad_and_duplicate_rows_are_rejected_with_their_line() {
+        let file = "name,phone\nA,0300 1234567\nB,12\n,0300 7654321\nD,+92 300 1234567\n";
+        let p = parse(file.as_bytes(), &account()).unwrap();
+        assert_eq!(p.rows.len(), 1);
+        let lines: Vec<u64> = p.rejected.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [3, 4, 5]);
+        assert!(p.rejected[2].reason.contains("line 2"), "{:?}", p.rejected[2]);
+    }
+
+    #[test]
+    fn malformed_files_are_refused_whole() {
+        assert!(matches!(parse(b"name,phone\nA,\xff\xfe\n", &account()), Err(Malformed::NotUtf8(_))));
+        assert_eq!(parse(b"name,number\nA,1\n", &account()).unwrap_err(), Malformed::MissingColumn("phone"));
+        assert_eq!(parse(b"", &account()).unwrap_err(), Malformed::Empty);
+    }
+}

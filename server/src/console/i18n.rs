@@ -151,6 +151,15 @@ pub struct Texts {
     pub status_failed: &'static str,
     pub status_expired: &'static str,
     pub status_canceled: &'static str,
+    pub recipients: &'static str,
+    pub recipient_hint: &'static str,
+    pub no_recipients: &'static str,
+    pub phone: &'static str,
+    pub tags: &'static str,
+    pub show_number: &'static str,
+    pub hide_number: &'static str,
+    pub opted_out: &'static str,
+    pub more: &'static str,
 }
 
 const EN: Texts = Texts {
@@ -238,6 +247,15 @@ const EN: Texts = Texts {
     status_failed: "Failed",
     status_expired: "Expired",
     status_canceled: "Canceled",
+    recipients: "Recipients",
+    recipient_hint: "Name or phone number",
+    no_recipients: "No recipient matches.",
+    phone: "Phone",
+    tags: "Tags",
+    show_number: "Show",
+    hide_number: "Hide",
+    opted_out: "Opted out",
+    more: "More",
 };
 
 const UR: Texts = Texts {
@@ -325,4 +343,13 @@ const UR: Texts = Texts {
     status_failed: "ناکام",
     status_expired: "میعاد ختم",
     status_canceled: "منسوخ",
+    recipients: "وصول کنندگان",
+    recipient_hint: "نام یا فون نمبر",
+    no_recipients: "کوئی وصول کنندہ نہیں ملا۔",
+    phone: "فون",
+    tags: "ٹیگ",
+    show_number: "دکھائیں",
+    hide_number: "چھپائیں",
+    opted_out: "پیغامات سے انکار",
+    more: "مزید",
 };

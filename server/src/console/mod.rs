@@ -12,6 +12,7 @@ mod i18n;
 mod messages;
 mod onboarding;
 mod pages;
+mod recipients;
 mod routes;
 
 use actix_web::web;
@@ -28,6 +29,7 @@ pub const PATHS: &[(&str, &[&str])] = &[
     ("/console/devices/{device_id}", &["POST"]),
     ("/console/messages", &["GET"]),
     ("/console/messages/{request_id}", &["GET"]),
+    ("/console/recipients", &["GET"]),
     ("/console/events", &["GET"]),
     ("/console/assets/console.js", &["GET"]),
 ];
@@ -45,6 +47,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/console/devices/{device_id}", web::post().to(devices::change))
         .route("/console/messages", web::get().to(messages::list))
         .route("/console/messages/{request_id}", web::get().to(messages::show))
+        .route("/console/recipients", web::get().to(recipients::list))
         .route("/console/events", web::get().to(events::stream))
         .route(
             "/console/assets/console.js",

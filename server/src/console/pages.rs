@@ -22,6 +22,7 @@ pub enum Nav {
     Dashboard,
     Devices,
     Messages,
+    Recipients,
 }
 
 /// A whole page. `session` is the signed-in account, its CSRF token and the page's section.
@@ -45,6 +46,7 @@ pub fn layout(lang: Lang, title: &str, session: Option<(&Account, &str, Nav)>, b
                         a href="/console" aria-current=[(nav == Nav::Dashboard).then_some("page")] { (t.dashboard) }
                         a href="/console/devices" aria-current=[(nav == Nav::Devices).then_some("page")] { (t.devices) }
                         a href="/console/messages" aria-current=[(nav == Nav::Messages).then_some("page")] { (t.messages) }
+                        a href="/console/recipients" aria-current=[(nav == Nav::Recipients).then_some("page")] { (t.recipients) }
                     }
                     a href="/docs/" { (t.api_reference) }
                     a href={ "?lang=" (other.code()) } hreflang=(other.code()) lang=(other.code()) { (other.texts().name) }

@@ -212,7 +212,7 @@ pub async fn create_recipient(
         .json(recipient.view()))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
@@ -250,15 +250,17 @@ pub async fn list_recipients(
     state: web::Data<AppState>,
     query: web::Query<ListQuery>,
 ) -> Result<web::Json<RecipientList>, ApiError> {
-    let q = query.into_inner();
+    Ok(web::Json(list(&state, &caller.account, query.into_inner()).await?))
+}
+
+/// One page of the account's directory, listed or searched (the API and the console).
+pub async fn list(state: &AppState, account: &Account, q: ListQuery) -> Result<RecipientList, ApiError> {
     let limit = q.limit.unwrap_or(50);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::invalid("limit", "`limit` must be between 1 and 100."));
     }
     let query =
-        q.q.as_deref()
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| Query::parse(s, caller.account.default_region.as_deref()));
+        q.q.as_deref().filter(|s| !s.trim().is_empty()).map(|s| Query::parse(s, account.default_region.as_deref()));
     let mut filter = Filter { query, tag: q.tag.map(|t| t.trim().to_lowercase()), limit, ..Filter::default() };
     if let Some(cursor) = q.cursor {
         let bad = || ApiError::invalid("cursor", "`cursor` must be the `next_cursor` of a previous page.");
@@ -268,7 +270,7 @@ pub async fn list_recipients(
             _ => return Err(bad()),
         }
     }
-    let account_id = caller.account.id;
+    let account_id = account.id.clone();
     let searching = filter.query.is_some();
     let offset = filter.offset;
     let mut rows = state.db.run(move |conn| queries::list(conn, &account_id, &filter).map_err(ApiError::from)).await?;
@@ -279,12 +281,7 @@ pub async fn list_recipients(
         (true, true) => Some(format!("o{}", offset + limit)),
         (true, false) => rows.last().map(|r| r.id.clone()),
     };
-    Ok(web::Json(RecipientList {
-        ok: true,
-        recipients: rows.iter().map(Recipient::view).collect(),
-        next_cursor,
-        has_more,
-    }))
+    Ok(RecipientList { ok: true, recipients: rows.iter().map(Recipient::view).collect(), next_cursor, has_more })
 }
 
 /// One recipient.

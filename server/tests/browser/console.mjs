@@ -4,7 +4,8 @@
 //   script → test: "PAYLOAD <qr payload>"      (the pairing page is open)
 //   script → test: "ONLINE"                    (the page saw the phone connect, no reload)
 //   test → script: "<request id>"              (a message the phone will deliver slowly)
-//   script → test: "DELIVERED"                 (the message page saw it, no reload)
+//   script → test: "DELIVERED"                 (the message page saw it, no reload; then the
+//                                               recipient محمد علی is searched by Urdu name)
 //   script → test: "DONE"
 // Screenshots of each main page go to RELAY_SCREENSHOTS.
 import { chromium } from "playwright-core";
@@ -76,7 +77,18 @@ try {
   await shot(page, "message");
   say("DELIVERED");
 
-  // Urdu, right to left.
+  // A recipient found by an Urdu name, typed in the search box; the number stays masked.
+  await page.click("a[href='/console/recipients']");
+  await page.fill("input[name=q]", "علی");
+  await Promise.all([page.waitForURL(/\/console\/recipients\?q=/), page.click("form.search button")]);
+  const found = page.locator("tr[data-recipient]");
+  check((await found.count()) === 1, "one recipient matches علی");
+  check((await found.first().textContent()).includes("محمد علی"), "the Urdu name");
+  check(!(await page.content()).includes("+923001234567"), "the number is masked");
+  await shot(page, "recipients");
+
+  // Urdu, right to left, on the message's page.
+  await page.goto(`${base}/console/messages/${id}`);
   await page.click("a[hreflang='ur']");
   await page.waitForSelector("html[dir='rtl'][lang='ur']");
   check((await page.textContent("[data-message-status]")).trim() === "پہنچ گیا", "the Urdu status label");

@@ -1,6 +1,6 @@
 //! The console in headless Chromium (Debian's `chromium`, driven by playwright-core from npm):
 //! sign in, pair a simulated phone from the QR page and see it come online without a reload,
-//! watch a message reach delivered, switch to Urdu. `scripts/test.sh` installs the npm
+//! watch a message reach delivered, find a recipient by an Urdu name, switch to Urdu. `scripts/test.sh` installs the npm
 //! package and skips this loudly when Chromium or Node is missing (a failure in CI).
 //! Screenshots land in `target/console-screenshots/`.
 
@@ -20,6 +20,8 @@ fn the_console_works_in_a_real_browser() {
     let out = crate::console::set_password(&db, &account.id, password);
     assert!(out.status.success());
     let server = TestServer::start(&db);
+    let recipient = json!({"name": "محمد علی", "phone": "+923001234567"}).to_string();
+    assert_eq!(server.send("POST", "/v1/recipients", Some(&account.key), Some(&recipient)).status, 201);
 
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let shots = manifest.parent().unwrap().join("target/console-screenshots");
@@ -54,7 +56,7 @@ fn the_console_works_in_a_real_browser() {
     assert_eq!(next(), "DELIVERED");
     assert_eq!(next(), "DONE");
     assert!(script.wait().unwrap().success(), "the browser script failed");
-    for page in ["sign-in", "dashboard", "pairing", "devices", "message", "message-ur", "dashboard-ur"] {
+    for page in ["sign-in", "dashboard", "pairing", "devices", "message", "recipients", "message-ur", "dashboard-ur"] {
         assert!(shots.join(format!("{page}.png")).is_file(), "no screenshot of {page}");
     }
 }

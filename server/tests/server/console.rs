@@ -501,3 +501,37 @@ fn next_named_event(stream: &mut impl BufRead, name: &str) -> serde_json::Value 
         }
     }
 }
+
+both_backends!(recipients_are_found_by_urdu_name_with_numbers_masked);
+
+fn recipients_are_found_by_urdu_name_with_numbers_masked(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db);
+    let (account, mut browser) = signed_in(&server, &db, "directory@example.com");
+    let add = |name: &str, phone: &str| -> String {
+        let body = json!({"name": name, "phone": phone}).to_string();
+        let reply = server.send("POST", "/v1/recipients", Some(&account.key), Some(&body));
+        assert_eq!(reply.status, 201, "{}", reply.text);
+        reply.json()["id"].as_str().unwrap().to_owned()
+    };
+    let ali = add("محمد علی", "+923001234567");
+    add("<i>Sara</i> Khan", "+923007654321");
+
+    let found = browser.get("/console/recipients?q=%D8%B9%D9%84%DB%8C"); // علی
+    assert_eq!(found.status, 200);
+    assert!(found.html.contains("محمد علی") && !found.html.contains("Sara"), "{}", found.html);
+    // Masked in the list: the full number is not on the page until revealed.
+    assert!(!found.html.contains("+923001234567"), "{}", found.html);
+    assert!(found.html.contains("+923••••••567"));
+    let revealed = browser.get(&format!("/console/recipients?q=%D8%B9%D9%84%DB%8C&reveal={ali}"));
+    assert!(revealed.html.contains(r#"data-revealed="true">+923001234567"#), "{}", revealed.html);
+
+    // By last digits, and names are escaped.
+    let by_number = browser.get("/console/recipients?q=7654321");
+    assert!(by_number.html.contains("&lt;i&gt;Sara&lt;/i&gt; Khan") && !by_number.html.contains("<i>Sara"));
+
+    // Another account's console sees none of them, revealed or not.
+    let (_, mut other) = signed_in(&server, &db, "elsewhere@example.com");
+    let theirs = other.get(&format!("/console/recipients?reveal={ali}"));
+    assert!(theirs.html.contains("No recipient matches.") && !theirs.html.contains("علی"), "{}", theirs.html);
+}

@@ -160,6 +160,16 @@ pub struct Texts {
     pub hide_number: &'static str,
     pub opted_out: &'static str,
     pub more: &'static str,
+    pub webhooks: &'static str,
+    pub no_webhooks: &'static str,
+    pub events: &'static str,
+    pub enabled: &'static str,
+    pub attempt_log: &'static str,
+    pub no_deliveries: &'static str,
+    pub at: &'static str,
+    pub duration: &'static str,
+    pub answer: &'static str,
+    pub next_attempt: &'static str,
 }
 
 const EN: Texts = Texts {
@@ -256,6 +266,16 @@ const EN: Texts = Texts {
     hide_number: "Hide",
     opted_out: "Opted out",
     more: "More",
+    webhooks: "Webhooks",
+    no_webhooks: "No webhook endpoint yet: create one with POST /v1/webhooks.",
+    events: "Events",
+    enabled: "Enabled",
+    attempt_log: "Attempt log",
+    no_deliveries: "Nothing has been sent to this endpoint yet.",
+    at: "When",
+    duration: "Took",
+    answer: "Answer or error",
+    next_attempt: "Next attempt",
 };
 
 const UR: Texts = Texts {
@@ -352,4 +372,14 @@ const UR: Texts = Texts {
     hide_number: "چھپائیں",
     opted_out: "پیغامات سے انکار",
     more: "مزید",
+    webhooks: "ویب ہُکس",
+    no_webhooks: "ابھی کوئی ویب ہُک نہیں: POST /v1/webhooks سے بنائیں۔",
+    events: "واقعات",
+    enabled: "فعال",
+    attempt_log: "کوششوں کا ریکارڈ",
+    no_deliveries: "اس اینڈ پوائنٹ کو ابھی کچھ نہیں بھیجا گیا۔",
+    at: "کب",
+    duration: "دورانیہ",
+    answer: "جواب یا خرابی",
+    next_attempt: "اگلی کوشش",
 };

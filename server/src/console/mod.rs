@@ -14,6 +14,7 @@ mod onboarding;
 mod pages;
 mod recipients;
 mod routes;
+mod webhooks;
 
 use actix_web::web;
 
@@ -30,6 +31,8 @@ pub const PATHS: &[(&str, &[&str])] = &[
     ("/console/messages", &["GET"]),
     ("/console/messages/{request_id}", &["GET"]),
     ("/console/recipients", &["GET"]),
+    ("/console/webhooks", &["GET"]),
+    ("/console/webhooks/{webhook_id}", &["GET"]),
     ("/console/events", &["GET"]),
     ("/console/assets/console.js", &["GET"]),
 ];
@@ -48,6 +51,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/console/messages", web::get().to(messages::list))
         .route("/console/messages/{request_id}", web::get().to(messages::show))
         .route("/console/recipients", web::get().to(recipients::list))
+        .route("/console/webhooks", web::get().to(webhooks::list))
+        .route("/console/webhooks/{webhook_id}", web::get().to(webhooks::show))
         .route("/console/events", web::get().to(events::stream))
         .route(
             "/console/assets/console.js",

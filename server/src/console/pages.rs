@@ -23,6 +23,7 @@ pub enum Nav {
     Devices,
     Messages,
     Recipients,
+    Webhooks,
 }
 
 /// A whole page. `session` is the signed-in account, its CSRF token and the page's section.
@@ -47,6 +48,7 @@ pub fn layout(lang: Lang, title: &str, session: Option<(&Account, &str, Nav)>, b
                         a href="/console/devices" aria-current=[(nav == Nav::Devices).then_some("page")] { (t.devices) }
                         a href="/console/messages" aria-current=[(nav == Nav::Messages).then_some("page")] { (t.messages) }
                         a href="/console/recipients" aria-current=[(nav == Nav::Recipients).then_some("page")] { (t.recipients) }
+                        a href="/console/webhooks" aria-current=[(nav == Nav::Webhooks).then_some("page")] { (t.webhooks) }
                     }
                     a href="/docs/" { (t.api_reference) }
                     a href={ "?lang=" (other.code()) } hreflang=(other.code()) lang=(other.code()) { (other.texts().name) }

@@ -146,10 +146,15 @@ pub async fn create_webhook(
 )]
 #[get("/v1/webhooks")]
 pub async fn list_webhooks(caller: Caller, state: web::Data<AppState>) -> Result<web::Json<EndpointList>, ApiError> {
-    let account_id = caller.account.id;
+    Ok(web::Json(EndpointList { ok: true, webhooks: endpoints(&state, &caller.account.id).await? }))
+}
+
+/// The account's endpoints as the API and the console show them (never their secrets).
+pub async fn endpoints(state: &AppState, account_id: &str) -> Result<Vec<super::models::EndpointView>, ApiError> {
+    let account_id = account_id.to_owned();
     let list = state.db.run(move |conn| queries::list_endpoints(conn, &account_id).map_err(ApiError::from)).await?;
     let now = time::now();
-    Ok(web::Json(EndpointList { ok: true, webhooks: list.iter().map(|e| e.view(None, now)).collect() }))
+    Ok(list.iter().map(|e| e.view(None, now)).collect())
 }
 
 /// One webhook endpoint.
@@ -314,7 +319,7 @@ pub async fn test_webhook(
     Ok(HttpResponse::Accepted().json(TestEventResponse { ok: true, event_id, delivery_id }))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
@@ -340,7 +345,16 @@ pub async fn list_deliveries(
     path: web::Path<String>,
     query: web::Query<DeliveryQuery>,
 ) -> Result<web::Json<DeliveryList>, ApiError> {
-    let q = query.into_inner();
+    Ok(web::Json(deliveries(&state, &caller.account.id, path.into_inner(), query.into_inner()).await?))
+}
+
+/// One page of an endpoint's deliveries with their attempts, or 404 for another account's.
+pub async fn deliveries(
+    state: &AppState,
+    account_id: &str,
+    id: String,
+    q: DeliveryQuery,
+) -> Result<DeliveryList, ApiError> {
     let limit = q.limit.unwrap_or(50);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::invalid("limit", "`limit` must be between 1 and 100."));
@@ -355,7 +369,7 @@ pub async fn list_deliveries(
             ));
         }
     };
-    let (account_id, id) = (caller.account.id, path.into_inner());
+    let account_id = account_id.to_owned();
     let mut rows = state
         .db
         .run(move |conn| -> Result<_, ApiError> {
@@ -367,7 +381,7 @@ pub async fn list_deliveries(
     rows.truncate(usize::try_from(limit).unwrap_or(50));
     let next_cursor = if has_more { rows.last().map(|((d, _), _)| d.id.clone()) } else { None };
     let deliveries = rows.into_iter().map(|((d, event_type), attempts)| d.view(event_type, attempts, None)).collect();
-    Ok(web::Json(DeliveryList { ok: true, deliveries, next_cursor, has_more }))
+    Ok(DeliveryList { ok: true, deliveries, next_cursor, has_more })
 }
 
 /// One delivery: its event's body, its state and every attempt.

@@ -87,6 +87,14 @@ try {
   check(!(await page.content()).includes("+923001234567"), "the number is masked");
   await shot(page, "recipients");
 
+  // A webhook endpoint's attempt log: each refused attempt with its error.
+  await page.click("a[href='/console/webhooks']");
+  await page.click("tr[data-webhook] a");
+  await page.waitForSelector("section.delivery tr.attempt");
+  const firstAttempt = await page.textContent("section.delivery tr.attempt");
+  check(/refused|connect/i.test(firstAttempt), `the attempt shows its network error: ${firstAttempt}`);
+  await shot(page, "webhook-log");
+
   // Urdu, right to left, on the message's page.
   await page.goto(`${base}/console/messages/${id}`);
   await page.click("a[hreflang='ur']");

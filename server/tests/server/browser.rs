@@ -1,6 +1,7 @@
 //! The console in headless Chromium (Debian's `chromium`, driven by playwright-core from npm):
 //! sign in, pair a simulated phone from the QR page and see it come online without a reload,
-//! watch a message reach delivered, find a recipient by an Urdu name, switch to Urdu. `scripts/test.sh` installs the npm
+//! watch a message reach delivered, find a recipient by an Urdu name, read a webhook attempt
+//! log, switch to Urdu. `scripts/test.sh` installs the npm
 //! package and skips this loudly when Chromium or Node is missing (a failure in CI).
 //! Screenshots land in `target/console-screenshots/`.
 
@@ -19,7 +20,14 @@ fn the_console_works_in_a_real_browser() {
     let password = "a browser's password";
     let out = crate::console::set_password(&db, &account.id, password);
     assert!(out.status.success());
-    let server = TestServer::start(&db);
+    let server = TestServer::start_with(&db, &["--allow-private-webhooks", "--unsafe-test-webhook-schedule-ms", "200"]);
+    // An endpoint nobody answers: its attempt log fills with refusals for the page to show.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let hook = json!({"url": format!("http://127.0.0.1:{closed}/hook")}).to_string();
+    let created = server.send("POST", "/v1/webhooks", Some(&account.key), Some(&hook));
+    assert_eq!(created.status, 201, "{}", created.text);
+    let hook_id = created.json()["webhook"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(server.send("POST", &format!("/v1/webhooks/{hook_id}/test"), Some(&account.key), None).status, 202);
     let recipient = json!({"name": "محمد علی", "phone": "+923001234567"}).to_string();
     assert_eq!(server.send("POST", "/v1/recipients", Some(&account.key), Some(&recipient)).status, 201);
 
@@ -56,7 +64,17 @@ fn the_console_works_in_a_real_browser() {
     assert_eq!(next(), "DELIVERED");
     assert_eq!(next(), "DONE");
     assert!(script.wait().unwrap().success(), "the browser script failed");
-    for page in ["sign-in", "dashboard", "pairing", "devices", "message", "recipients", "message-ur", "dashboard-ur"] {
+    for page in [
+        "sign-in",
+        "dashboard",
+        "pairing",
+        "devices",
+        "message",
+        "recipients",
+        "webhook-log",
+        "message-ur",
+        "dashboard-ur",
+    ] {
         assert!(shots.join(format!("{page}.png")).is_file(), "no screenshot of {page}");
     }
 }

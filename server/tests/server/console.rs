@@ -535,3 +535,40 @@ fn recipients_are_found_by_urdu_name_with_numbers_masked(backend: Backend) {
     let theirs = other.get(&format!("/console/recipients?reveal={ali}"));
     assert!(theirs.html.contains("No recipient matches.") && !theirs.html.contains("علی"), "{}", theirs.html);
 }
+
+both_backends!(the_webhook_attempt_log_is_readable_in_the_console);
+
+fn the_webhook_attempt_log_is_readable_in_the_console(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start_with(&db, &["--allow-private-webhooks", "--unsafe-test-webhook-schedule-ms", "200"]);
+    let (account, mut browser) = signed_in(&server, &db, "hooks@example.com");
+    assert!(browser.get("/console/webhooks").html.contains("No webhook endpoint yet"));
+
+    // A port nobody listens on: every attempt is refused, and the log says so.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let body = json!({"url": format!("http://127.0.0.1:{closed}/hook"), "events": ["message.delivered"]}).to_string();
+    let created = server.send("POST", "/v1/webhooks", Some(&account.key), Some(&body));
+    assert_eq!(created.status, 201, "{}", created.text);
+    let id = created.json()["webhook"]["id"].as_str().unwrap().to_owned();
+    let listed = browser.get("/console/webhooks");
+    assert!(listed.html.contains(&format!("/console/webhooks/{id}")) && listed.html.contains("message.delivered"));
+
+    assert_eq!(server.send("POST", &format!("/v1/webhooks/{id}/test"), Some(&account.key), None).status, 202);
+    let log = poll_page(&mut browser, &format!("/console/webhooks/{id}"), |html| {
+        html.matches(r#"<tr class="attempt">"#).count() >= 2
+    });
+    assert!(log.contains("webhook.test"), "{log}");
+    let api = server.get(&format!("/v1/webhooks/{id}/deliveries"), Some(&account.key)).json();
+    let first = &api["deliveries"][0]["attempts"][0];
+    let error = first["error"].as_str().unwrap();
+    assert!(log.contains(&maud_escape(error)), "the page shows the API's error {error:?}: {log}");
+
+    // Another account's console cannot read it.
+    let (_, mut other) = signed_in(&server, &db, "hooks-other@example.com");
+    assert_eq!(other.get(&format!("/console/webhooks/{id}")).status, 404);
+}
+
+/// HTML-escapes as the console's templates do, to find a value in a page.
+fn maud_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}

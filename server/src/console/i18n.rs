@@ -170,6 +170,15 @@ pub struct Texts {
     pub duration: &'static str,
     pub answer: &'static str,
     pub next_attempt: &'static str,
+    pub api_keys: &'static str,
+    pub create_key: &'static str,
+    pub key_shown_once: &'static str,
+    pub key_prefix: &'static str,
+    pub created: &'static str,
+    pub last_used: &'static str,
+    pub revoked: &'static str,
+    pub revoke: &'static str,
+    pub bad_key_name: &'static str,
 }
 
 const EN: Texts = Texts {
@@ -276,6 +285,15 @@ const EN: Texts = Texts {
     duration: "Took",
     answer: "Answer or error",
     next_attempt: "Next attempt",
+    api_keys: "API keys",
+    create_key: "Create a key",
+    key_shown_once: "Your new key. Copy it now: it is shown this once and cannot be read again.",
+    key_prefix: "Key",
+    created: "Created",
+    last_used: "Last used",
+    revoked: "Revoked",
+    revoke: "Revoke",
+    bad_key_name: "A key's name has 1 to 100 characters.",
 };
 
 const UR: Texts = Texts {
@@ -382,4 +400,13 @@ const UR: Texts = Texts {
     duration: "دورانیہ",
     answer: "جواب یا خرابی",
     next_attempt: "اگلی کوشش",
+    api_keys: "API کلیدیں",
+    create_key: "نئی کلید بنائیں",
+    key_shown_once: "آپ کی نئی کلید۔ ابھی کاپی کر لیں: یہ صرف ایک بار دکھائی جاتی ہے اور دوبارہ نہیں پڑھی جا سکتی۔",
+    key_prefix: "کلید",
+    created: "بنائی گئی",
+    last_used: "آخری استعمال",
+    revoked: "منسوخ",
+    revoke: "منسوخ کریں",
+    bad_key_name: "کلید کا نام 1 سے 100 حروف کا ہو۔",
 };

@@ -9,6 +9,7 @@ pub mod auth;
 mod devices;
 mod events;
 mod i18n;
+mod keys;
 mod messages;
 mod onboarding;
 mod pages;
@@ -31,6 +32,8 @@ pub const PATHS: &[(&str, &[&str])] = &[
     ("/console/messages", &["GET"]),
     ("/console/messages/{request_id}", &["GET"]),
     ("/console/recipients", &["GET"]),
+    ("/console/keys", &["GET", "POST"]),
+    ("/console/keys/{key_id}/revoke", &["POST"]),
     ("/console/webhooks", &["GET"]),
     ("/console/webhooks/{webhook_id}", &["GET"]),
     ("/console/events", &["GET"]),
@@ -51,6 +54,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/console/messages", web::get().to(messages::list))
         .route("/console/messages/{request_id}", web::get().to(messages::show))
         .route("/console/recipients", web::get().to(recipients::list))
+        .route("/console/keys", web::get().to(keys::list))
+        .route("/console/keys", web::post().to(keys::create))
+        .route("/console/keys/{key_id}/revoke", web::post().to(keys::revoke))
         .route("/console/webhooks", web::get().to(webhooks::list))
         .route("/console/webhooks/{webhook_id}", web::get().to(webhooks::show))
         .route("/console/events", web::get().to(events::stream))

@@ -24,6 +24,7 @@ pub enum Nav {
     Messages,
     Recipients,
     Webhooks,
+    Keys,
 }
 
 /// A whole page. `session` is the signed-in account, its CSRF token and the page's section.
@@ -49,6 +50,7 @@ pub fn layout(lang: Lang, title: &str, session: Option<(&Account, &str, Nav)>, b
                         a href="/console/messages" aria-current=[(nav == Nav::Messages).then_some("page")] { (t.messages) }
                         a href="/console/recipients" aria-current=[(nav == Nav::Recipients).then_some("page")] { (t.recipients) }
                         a href="/console/webhooks" aria-current=[(nav == Nav::Webhooks).then_some("page")] { (t.webhooks) }
+                        a href="/console/keys" aria-current=[(nav == Nav::Keys).then_some("page")] { (t.api_keys) }
                     }
                     a href="/docs/" { (t.api_reference) }
                     a href={ "?lang=" (other.code()) } hreflang=(other.code()) lang=(other.code()) { (other.texts().name) }

@@ -43,12 +43,7 @@ pub async fn create_key(
     state: web::Data<AppState>,
     body: ApiJson<CreateKey>,
 ) -> Result<HttpResponse, ApiError> {
-    let name = body.into_inner().name.map(|n| n.trim().to_owned()).unwrap_or_else(|| "unnamed".into());
-    if name.is_empty() || name.len() > 100 {
-        return Err(ApiError::invalid("name", "Field `name` must be 1 to 100 characters."));
-    }
-    let account_id = caller.account.id;
-    let key = state.db.run(move |conn| queries::create(conn, &account_id, &name).map_err(ApiError::from)).await?;
+    let key = create(&state, &caller.account.id, body.into_inner().name).await?;
     Ok(HttpResponse::Created().json(CreatedKeyResponse {
         ok: true,
         id: key.id,
@@ -57,6 +52,20 @@ pub async fn create_key(
         key: key.secret,
         created_at: key.created_at.into(),
     }))
+}
+
+/// Makes a key for the account (the API and the console); its secret exists only in the answer.
+pub async fn create(
+    state: &AppState,
+    account_id: &str,
+    name: Option<String>,
+) -> Result<crate::keys::CreatedKey, ApiError> {
+    let name = name.map(|n| n.trim().to_owned()).unwrap_or_else(|| "unnamed".into());
+    if name.is_empty() || name.len() > 100 {
+        return Err(ApiError::invalid("name", "Field `name` must be 1 to 100 characters."));
+    }
+    let account_id = account_id.to_owned();
+    state.db.run(move |conn| queries::create(conn, &account_id, &name).map_err(ApiError::from)).await
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -73,17 +82,21 @@ pub struct KeyList {
 )]
 #[get("/v1/keys")]
 pub async fn list_keys(caller: Caller, state: web::Data<AppState>) -> Result<web::Json<KeyList>, ApiError> {
-    let account_id = caller.account.id;
+    Ok(web::Json(KeyList { ok: true, keys: list(&state, &caller.account.id).await? }))
+}
+
+/// The account's keys, revoked ones included, never their secrets.
+pub async fn list(state: &AppState, account_id: &str) -> Result<Vec<KeyView>, ApiError> {
+    let account_id = account_id.to_owned();
     let keys = state.db.run(move |conn| queries::list(conn, &account_id).map_err(ApiError::from)).await?;
-    let keys = keys
+    Ok(keys
         .into_iter()
         .map(|mut k| {
             // A use noted in memory but not yet written is newer than the stored one.
             k.last_used_at = state.last_used.peek(&k.id).or(k.last_used_at);
             k.view()
         })
-        .collect();
-    Ok(web::Json(KeyList { ok: true, keys }))
+        .collect())
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -106,12 +119,16 @@ pub async fn revoke_key(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<web::Json<KeyResponse>, ApiError> {
-    let key_id = path.into_inner();
-    let account_id = caller.account.id;
+    Ok(web::Json(KeyResponse { ok: true, key: revoke(&state, &caller.account.id, path.into_inner()).await? }))
+}
+
+/// Revokes one of the account's keys at once; another account's id is a 404.
+pub async fn revoke(state: &AppState, account_id: &str, key_id: String) -> Result<KeyView, ApiError> {
+    let account_id = account_id.to_owned();
     let revoked = state
         .db
         .run(move |conn| queries::revoke(conn, &key_id, Some(&account_id)).map_err(ApiError::from))
         .await?
         .ok_or_else(|| ApiError::NotFound("This account has no API key with that id.".into()))?;
-    Ok(web::Json(KeyResponse { ok: true, key: revoked.view() }))
+    Ok(revoked.view())
 }

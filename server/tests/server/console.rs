@@ -572,3 +572,50 @@ fn the_webhook_attempt_log_is_readable_in_the_console(backend: Backend) {
 fn maud_escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
+
+both_backends!(api_keys_are_created_once_and_revoked_from_the_console);
+
+fn api_keys_are_created_once_and_revoked_from_the_console(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db);
+    let (account, mut browser) = signed_in(&server, &db, "keys-page@example.com");
+    let list = browser.get("/console/keys");
+    assert_eq!(list.status, 200);
+    assert!(list.html.contains(&format!(r#"data-key="{}""#, account.key_id)));
+    assert!(!list.html.contains(&account.key), "a key's secret is never listed");
+
+    let token = Browser::csrf_of(&list, "/console/keys");
+    assert_eq!(browser.post("/console/keys", &[("csrf", "bad"), ("name", "shop")]).status, 403);
+    let made = browser.post("/console/keys", &[("csrf", &token), ("name", "<b>shop</b> server")]);
+    assert_eq!(made.status, 201, "{}", made.html);
+    let secret = attribute_text(&made.html, r#"<code id="new-key">"#);
+    assert!(secret.starts_with("rk_live_"), "{secret}");
+    assert!(made.html.contains("&lt;b&gt;shop&lt;/b&gt; server"));
+    // The new key works on the API, and is never shown again.
+    assert_eq!(server.get("/v1/account", Some(&secret)).status, 200);
+    assert!(!browser.get("/console/keys").html.contains(&secret));
+
+    // Revoke it: the API refuses it at once.
+    let keys = server.get("/v1/keys", Some(&account.key)).json();
+    let new_id = keys["keys"].as_array().unwrap().iter().find(|k| k["name"] == "<b>shop</b> server").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let revoked = browser.post(&format!("/console/keys/{new_id}/revoke"), &[("csrf", &token)]);
+    assert_eq!(revoked.status, 303);
+    server.get("/v1/account", Some(&secret)).assert_error(401, "unauthorized");
+    assert!(browser.get("/console/keys").html.contains("Revoked"));
+
+    // Another account's console cannot revoke this account's key.
+    let (_, mut other) = signed_in(&server, &db, "keys-other@example.com");
+    let other_token = Browser::csrf(&other.get("/console/keys"));
+    let foreign = other.post(&format!("/console/keys/{}/revoke", account.key_id), &[("csrf", &other_token)]);
+    assert_eq!(foreign.status, 404);
+    assert_eq!(server.get("/v1/account", Some(&account.key)).status, 200);
+}
+
+/// The text right after `opening` up to the next tag.
+fn attribute_text(html: &str, opening: &str) -> String {
+    let at = html.find(opening).unwrap_or_else(|| panic!("no {opening} in {html}")) + opening.len();
+    html[at..html[at..].find('<').unwrap() + at].to_owned()
+}

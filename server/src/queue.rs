@@ -62,8 +62,12 @@ pub struct QueueWarning {
 )]
 #[get("/v1/queue")]
 pub async fn get_queue(caller: Caller, state: web::Data<AppState>) -> Result<web::Json<QueueView>, ApiError> {
-    let account = caller.account;
-    let view = state
+    Ok(web::Json(view(&state, caller.account).await?))
+}
+
+/// The queue as the API and the console show it.
+pub async fn view(state: &AppState, account: crate::accounts::Account) -> Result<QueueView, ApiError> {
+    state
         .db
         .run(move |conn| -> Result<QueueView, ApiError> {
             let figures = messages::figures(conn, &account.id)?;
@@ -108,8 +112,7 @@ pub async fn get_queue(caller: Caller, state: web::Data<AppState>) -> Result<web
                 warnings,
             })
         })
-        .await?;
-    Ok(web::Json(view))
+        .await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -158,7 +161,8 @@ pub async fn resume(
 
 /// Pauses (`Some(reason)`) or resumes the queue; a change of state is a `queue.blocked` or
 /// `queue.resumed` event, recorded in the same transaction.
-fn set_paused(conn: &mut crate::db::DbConnection, account_id: &str, reason: Option<&str>) -> Result<(), ApiError> {
+/// Pauses (with a reason) or resumes the queue, with its webhook event in the same transaction.
+pub fn set_paused(conn: &mut crate::db::DbConnection, account_id: &str, reason: Option<&str>) -> Result<(), ApiError> {
     use diesel::prelude::*;
     let was_paused: Option<chrono::NaiveDateTime> = crate::db::schema::accounts::table
         .find(account_id)

@@ -179,6 +179,13 @@ pub struct Texts {
     pub revoked: &'static str,
     pub revoke: &'static str,
     pub bad_key_name: &'static str,
+    pub queue: &'static str,
+    pub running: &'static str,
+    pub blocked: &'static str,
+    pub pause: &'static str,
+    pub resume: &'static str,
+    pub oldest_wait: &'static str,
+    pub last_hour: &'static str,
 }
 
 const EN: Texts = Texts {
@@ -294,6 +301,13 @@ const EN: Texts = Texts {
     revoked: "Revoked",
     revoke: "Revoke",
     bad_key_name: "A key's name has 1 to 100 characters.",
+    queue: "Queue",
+    running: "Running",
+    blocked: "Blocked: new messages are refused",
+    pause: "Pause the queue",
+    resume: "Resume the queue",
+    oldest_wait: "Oldest queued message has waited",
+    last_hour: "Last hour",
 };
 
 const UR: Texts = Texts {
@@ -409,4 +423,11 @@ const UR: Texts = Texts {
     revoked: "منسوخ",
     revoke: "منسوخ کریں",
     bad_key_name: "کلید کا نام 1 سے 100 حروف کا ہو۔",
+    queue: "قطار",
+    running: "چل رہی ہے",
+    blocked: "رکی ہوئی: نئے پیغامات قبول نہیں",
+    pause: "قطار روکیں",
+    resume: "قطار دوبارہ چلائیں",
+    oldest_wait: "سب سے پرانا پیغام کب سے انتظار میں ہے",
+    last_hour: "پچھلا گھنٹہ",
 };

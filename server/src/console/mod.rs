@@ -13,6 +13,7 @@ mod keys;
 mod messages;
 mod onboarding;
 mod pages;
+mod queue;
 mod recipients;
 mod routes;
 mod webhooks;
@@ -32,6 +33,7 @@ pub const PATHS: &[(&str, &[&str])] = &[
     ("/console/messages", &["GET"]),
     ("/console/messages/{request_id}", &["GET"]),
     ("/console/recipients", &["GET"]),
+    ("/console/queue", &["GET", "POST"]),
     ("/console/keys", &["GET", "POST"]),
     ("/console/keys/{key_id}/revoke", &["POST"]),
     ("/console/webhooks", &["GET"]),
@@ -54,6 +56,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/console/messages", web::get().to(messages::list))
         .route("/console/messages/{request_id}", web::get().to(messages::show))
         .route("/console/recipients", web::get().to(recipients::list))
+        .route("/console/queue", web::get().to(queue::show))
+        .route("/console/queue", web::post().to(queue::switch))
         .route("/console/keys", web::get().to(keys::list))
         .route("/console/keys", web::post().to(keys::create))
         .route("/console/keys/{key_id}/revoke", web::post().to(keys::revoke))

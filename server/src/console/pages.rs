@@ -25,6 +25,7 @@ pub enum Nav {
     Recipients,
     Webhooks,
     Keys,
+    Queue,
 }
 
 /// A whole page. `session` is the signed-in account, its CSRF token and the page's section.
@@ -47,6 +48,7 @@ pub fn layout(lang: Lang, title: &str, session: Option<(&Account, &str, Nav)>, b
                     @if let Some((_, _, nav)) = session {
                         a href="/console" aria-current=[(nav == Nav::Dashboard).then_some("page")] { (t.dashboard) }
                         a href="/console/devices" aria-current=[(nav == Nav::Devices).then_some("page")] { (t.devices) }
+                        a href="/console/queue" aria-current=[(nav == Nav::Queue).then_some("page")] { (t.queue) }
                         a href="/console/messages" aria-current=[(nav == Nav::Messages).then_some("page")] { (t.messages) }
                         a href="/console/recipients" aria-current=[(nav == Nav::Recipients).then_some("page")] { (t.recipients) }
                         a href="/console/webhooks" aria-current=[(nav == Nav::Webhooks).then_some("page")] { (t.webhooks) }

@@ -619,3 +619,42 @@ fn attribute_text(html: &str, opening: &str) -> String {
     let at = html.find(opening).unwrap_or_else(|| panic!("no {opening} in {html}")) + opening.len();
     html[at..html[at..].find('<').unwrap() + at].to_owned()
 }
+
+both_backends!(the_queue_is_watched_paused_and_resumed_from_the_console);
+
+fn the_queue_is_watched_paused_and_resumed_from_the_console(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db);
+    let (account, mut browser) = signed_in(&server, &db, "queue@example.com");
+    let send = || {
+        let body = json!({"to": "+923001234567", "message": "queue page"}).to_string();
+        server.send("POST", "/v1/messages", Some(&account.key), Some(&body))
+    };
+    assert_eq!(send().status, 202);
+    assert_eq!(send().status, 202);
+
+    let running = browser.get("/console/queue");
+    assert_eq!(running.status, 200);
+    assert!(running.html.contains(r#"id="queue-state" data-state="running""#), "{}", running.html);
+    assert!(running.html.contains(r#"<tr data-count="queued"><th>Queued</th><td>2</td></tr>"#), "{}", running.html);
+
+    let token = Browser::csrf_of(&running, "/console/queue");
+    assert_eq!(browser.post("/console/queue", &[("csrf", "nope"), ("action", "pause")]).status, 403);
+    assert_eq!(send().status, 202, "a refused form changes nothing");
+    let paused = browser.post("/console/queue", &[("csrf", &token), ("action", "pause")]);
+    assert_eq!(paused.status, 303);
+    send().assert_error(409, "queue_blocked");
+    let blocked = browser.get("/console/queue");
+    assert!(blocked.html.contains(r#"data-state="blocked""#) && blocked.html.contains("paused from the console"));
+    assert_eq!(server.get("/v1/queue", Some(&account.key)).json()["state"], "blocked");
+
+    assert_eq!(browser.post("/console/queue", &[("csrf", &token), ("action", "resume")]).status, 303);
+    assert_eq!(send().status, 202);
+    assert!(browser.get("/console/queue").html.contains(r#"data-state="running""#));
+
+    // Another account's console pauses only its own queue.
+    let (_, mut other) = signed_in(&server, &db, "queue-other@example.com");
+    let other_token = Browser::csrf_of(&other.get("/console/queue"), "/console/queue");
+    assert_eq!(other.post("/console/queue", &[("csrf", &other_token), ("action", "pause")]).status, 303);
+    assert_eq!(send().status, 202);
+}

@@ -33,6 +33,11 @@ struct ClassLabel {
     class: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
+}
+
 /// Every figure the server exports.
 pub struct Metrics {
     registry: Registry,
@@ -42,6 +47,8 @@ pub struct Metrics {
     dispatch_latency: Histogram,
     /// HTTP answers by status class.
     responses: Family<ClassLabel, Counter>,
+    /// Webhook attempts by outcome: `delivered`, `retry`, `failed` (final) or `gone` (410).
+    webhook_attempts: Family<OutcomeLabel, Counter>,
     waiting: Family<StatusLabel, Gauge>,
     devices_online: Gauge,
 }
@@ -62,11 +69,13 @@ impl Metrics {
         );
         let responses = Family::<ClassLabel, Counter>::default();
         registry.register("http_responses", "HTTP answers by status class", responses.clone());
+        let webhook_attempts = Family::<OutcomeLabel, Counter>::default();
+        registry.register("webhook_attempts", "Webhook delivery attempts by outcome", webhook_attempts.clone());
         let waiting = Family::<StatusLabel, Gauge>::default();
         registry.register("messages_waiting", "Messages not yet sent: queued, or handed to a phone", waiting.clone());
         let devices_online = Gauge::default();
         registry.register("devices_online", "Phones connected to this server", devices_online.clone());
-        Metrics { registry, reports, dispatch_latency, responses, waiting, devices_online }
+        Metrics { registry, reports, dispatch_latency, responses, webhook_attempts, waiting, devices_online }
     }
 
     /// A phone's report moved a message to `status`.
@@ -77,6 +86,11 @@ impl Metrics {
     /// A message was handed to a phone `waited` seconds after it was queued.
     pub fn dispatched(&self, waited: f64) {
         self.dispatch_latency.observe(waited.max(0.0));
+    }
+
+    /// A webhook attempt ended so.
+    pub fn webhook_attempt(&self, outcome: &'static str) {
+        self.webhook_attempts.get_or_create(&OutcomeLabel { outcome }).inc();
     }
 
     /// The HTTP edge answered with `status`.

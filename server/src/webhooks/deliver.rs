@@ -253,6 +253,12 @@ async fn attempt(client: &reqwest::Client, key: &WebhookKey, settings: &Delivery
             .map(|d| time::now() + d),
         _ => None,
     };
+    crate::metrics::METRICS.webhook_attempt(match verdict {
+        Verdict::Delivered => "delivered",
+        Verdict::Retry => "retry",
+        Verdict::Final => "failed",
+        Verdict::Gone => "gone",
+    });
     match verdict {
         Verdict::Delivered => {
             tracing::debug!(delivery_id = %job.delivery_id, event_id = %job.event_id, number, "webhook delivered")

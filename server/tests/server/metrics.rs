@@ -8,7 +8,7 @@ use crate::both_backends;
 use crate::common::{Backend, TestDb, TestDevice, TestServer, create_account};
 use crate::messages::wait_for_status;
 
-both_backends!(the_metrics_follow_messages_from_queue_to_delivery);
+both_backends!(the_metrics_follow_messages_from_queue_to_delivery, webhook_attempts_are_counted_by_outcome);
 
 /// The value of the sample named exactly `series` (name plus labels), if the scrape has it.
 fn sample(scrape: &str, series: &str) -> Option<f64> {
@@ -60,4 +60,28 @@ fn the_metrics_follow_messages_from_queue_to_delivery(backend: Backend) {
     assert_eq!(server.get("/v1/nowhere", None).status, 404);
     let after = scrape(&server);
     assert_eq!(sample(&after, r#"relay_http_responses_total{class="4xx"}"#), Some(1.0), "{after}");
+}
+
+fn webhook_attempts_are_counted_by_outcome(backend: Backend) {
+    let db = TestDb::new(backend);
+    let a = create_account(&db, "metrics-hooks@example.com", "standard");
+    let server = TestServer::start_with(&db, &["--allow-private-webhooks", "--unsafe-test-webhook-schedule-ms", "100"]);
+    // Nobody listens there: every attempt is refused and will be retried.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let body = json!({"url": format!("http://127.0.0.1:{closed}/hook")}).to_string();
+    let created = server.send("POST", "/v1/webhooks", Some(&a.key), Some(&body));
+    assert_eq!(created.status, 201, "{}", created.text);
+    let id = created.json()["webhook"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(sample(&scrape(&server), r#"relay_webhook_attempts_total{outcome="retry"}"#), None);
+    assert_eq!(server.send("POST", &format!("/v1/webhooks/{id}/test"), Some(&a.key), None).status, 202);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = scrape(&server);
+        if sample(&now, r#"relay_webhook_attempts_total{outcome="retry"}"#).is_some_and(|n| n >= 2.0) {
+            assert_eq!(sample(&now, r#"relay_webhook_attempts_total{outcome="delivered"}"#), None, "{now}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no retries counted: {now}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -3,14 +3,14 @@
 //! API's `PATCH`/`DELETE /v1/devices/{id}`, so the hub hears of them the same way.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
 
-use super::auth::{ConsoleError, Session};
+use super::auth::Session;
 use super::i18n::{Lang, Texts};
 use super::pages::{self, Nav};
-use super::routes::{failure, page, see_other};
+use super::routes::{Signed, api_failure, page, see_other};
 use crate::devices::models::DeviceView;
 use crate::devices::routes::{self as api, UpdateDevice};
 use crate::devices::{pairing, qr};
@@ -124,49 +124,24 @@ fn actions(t: &Texts, csrf: &str, d: &DeviceView) -> Markup {
     }
 }
 
-/// An API error as a console page.
-fn api_failure(lang: Lang, e: &ApiError) -> HttpResponse {
-    let t = lang.texts();
-    match e {
-        ApiError::NotFound(_) => page(StatusCode::NOT_FOUND, lang, pages::problem(lang, t.not_found)),
-        ApiError::InvalidRequest { .. } => {
-            page(StatusCode::UNPROCESSABLE_ENTITY, lang, pages::problem(lang, t.bad_name))
-        }
-        _ => {
-            tracing::warn!(error = %e, "console device request failed");
-            page(StatusCode::SERVICE_UNAVAILABLE, lang, pages::problem(lang, t.server_error))
-        }
-    }
-}
-
-pub async fn list(
-    req: HttpRequest,
-    session: Result<Session, ConsoleError>,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let lang = Lang::of(&req);
-    let session = match session {
-        Ok(s) => s,
-        Err(e) => return failure(lang, &e),
-    };
+pub async fn list(signed: Signed, state: web::Data<AppState>) -> HttpResponse {
+    let Signed { lang, session } = signed;
     match api::list_views(&state, &session.account.id).await {
         Ok(devices) => page(StatusCode::OK, lang, list_page(lang, &session, &devices)),
-        Err(e) => api_failure(lang, &e),
+        Err(e) => api_failure(lang, &e, Some(lang.texts().bad_name)),
     }
 }
 
 pub async fn change(
-    req: HttpRequest,
-    session: Result<Session, ConsoleError>,
+    signed: Signed,
     state: web::Data<AppState>,
     path: web::Path<String>,
     form: web::Form<DeviceForm>,
 ) -> HttpResponse {
-    let lang = Lang::of(&req);
     let form = form.into_inner();
-    let session = match session.and_then(|s| s.check_csrf(&form.csrf).map(|()| s)) {
-        Ok(s) => s,
-        Err(e) => return failure(lang, &e),
+    let Signed { lang, session } = match signed.with_csrf(&form.csrf) {
+        Ok(signed) => signed,
+        Err(refused) => return refused.page(),
     };
     let paused = session.account.queue_paused_at.is_some();
     let done = async {
@@ -187,20 +162,18 @@ pub async fn change(
     };
     match done.await {
         Ok(()) => see_other("/console/devices").finish(),
-        Err(e) => api_failure(lang, &e),
+        Err(e) => api_failure(lang, &e, Some(lang.texts().bad_name)),
     }
 }
 
 pub async fn pair(
-    req: HttpRequest,
-    session: Result<Session, ConsoleError>,
+    signed: Signed,
     state: web::Data<AppState>,
     form: web::Form<super::routes::CsrfForm>,
 ) -> HttpResponse {
-    let lang = Lang::of(&req);
-    let session = match session.and_then(|s| s.check_csrf(&form.csrf).map(|()| s)) {
-        Ok(s) => s,
-        Err(e) => return failure(lang, &e),
+    let Signed { lang, session } = match signed.with_csrf(&form.csrf) {
+        Ok(signed) => signed,
+        Err(refused) => return refused.page(),
     };
     let made = async {
         let known = api::list_views(&state, &session.account.id).await?;
@@ -210,7 +183,7 @@ pub async fn pair(
     };
     let (known, offer, svg) = match made.await {
         Ok(made) => made,
-        Err(e) => return api_failure(lang, &e),
+        Err(e) => return api_failure(lang, &e, Some(lang.texts().bad_name)),
     };
     let t = lang.texts();
     let known_ids = serde_json::to_string(&known.iter().map(|d| d.id.as_str()).collect::<Vec<_>>()).unwrap_or_default();

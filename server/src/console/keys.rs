@@ -3,14 +3,14 @@
 //! Through the same functions as `/v1/keys`.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::auth::{ConsoleError, Session};
+use super::auth::Session;
 use super::i18n::Lang;
 use super::pages::{self, Nav};
-use super::routes::{failure, page, see_other};
+use super::routes::{Signed, api_failure, page, see_other};
 use crate::error::ApiError;
 use crate::keys::models::KeyView;
 use crate::keys::routes as api;
@@ -21,20 +21,6 @@ use crate::state::AppState;
 pub struct KeyForm {
     csrf: String,
     name: String,
-}
-
-fn api_failure(lang: Lang, e: &ApiError) -> HttpResponse {
-    let t = lang.texts();
-    match e {
-        ApiError::NotFound(_) => page(StatusCode::NOT_FOUND, lang, pages::problem(lang, t.not_found)),
-        ApiError::InvalidRequest { .. } => {
-            page(StatusCode::UNPROCESSABLE_ENTITY, lang, pages::problem(lang, t.bad_key_name))
-        }
-        _ => {
-            tracing::warn!(error = %e, "console key request failed");
-            page(StatusCode::SERVICE_UNAVAILABLE, lang, pages::problem(lang, t.server_error))
-        }
-    }
 }
 
 fn keys_page(lang: Lang, session: &Session, keys: &[KeyView], created: Option<&str>) -> Markup {
@@ -86,33 +72,19 @@ fn keys_page(lang: Lang, session: &Session, keys: &[KeyView], created: Option<&s
     )
 }
 
-pub async fn list(
-    req: HttpRequest,
-    session: Result<Session, ConsoleError>,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let lang = Lang::of(&req);
-    let session = match session {
-        Ok(s) => s,
-        Err(e) => return failure(lang, &e),
-    };
+pub async fn list(signed: Signed, state: web::Data<AppState>) -> HttpResponse {
+    let Signed { lang, session } = signed;
     match api::list(&state, &session.account.id).await {
         Ok(keys) => page(StatusCode::OK, lang, keys_page(lang, &session, &keys, None)),
-        Err(e) => api_failure(lang, &e),
+        Err(e) => api_failure(lang, &e, Some(lang.texts().bad_key_name)),
     }
 }
 
-pub async fn create(
-    req: HttpRequest,
-    session: Result<Session, ConsoleError>,
-    state: web::Data<AppState>,
-    form: web::Form<KeyForm>,
-) -> HttpResponse {
-    let lang = Lang::of(&req);
+pub async fn create(signed: Signed, state: web::Data<AppState>, form: web::Form<KeyForm>) -> HttpResponse {
     let form = form.into_inner();
-    let session = match session.and_then(|s| s.check_csrf(&form.csrf).map(|()| s)) {
-        Ok(s) => s,
-        Err(e) => return failure(lang, &e),
+    let Signed { lang, session } = match signed.with_csrf(&form.csrf) {
+        Ok(signed) => signed,
+        Err(refused) => return refused.page(),
     };
     let made = async {
         let key = api::create(&state, &session.account.id, Some(form.name)).await?;
@@ -121,24 +93,22 @@ pub async fn create(
     match made.await {
         // Shown on this answer only (no-store): a reload does not make another key.
         Ok((secret, keys)) => page(StatusCode::CREATED, lang, keys_page(lang, &session, &keys, Some(&secret))),
-        Err(e) => api_failure(lang, &e),
+        Err(e) => api_failure(lang, &e, Some(lang.texts().bad_key_name)),
     }
 }
 
 pub async fn revoke(
-    req: HttpRequest,
-    session: Result<Session, ConsoleError>,
+    signed: Signed,
     state: web::Data<AppState>,
     path: web::Path<String>,
     form: web::Form<super::routes::CsrfForm>,
 ) -> HttpResponse {
-    let lang = Lang::of(&req);
-    let session = match session.and_then(|s| s.check_csrf(&form.csrf).map(|()| s)) {
-        Ok(s) => s,
-        Err(e) => return failure(lang, &e),
+    let Signed { lang, session } = match signed.with_csrf(&form.csrf) {
+        Ok(signed) => signed,
+        Err(refused) => return refused.page(),
     };
     match api::revoke(&state, &session.account.id, path.into_inner()).await {
         Ok(_) => see_other("/console/keys").finish(),
-        Err(e) => api_failure(lang, &e),
+        Err(e) => api_failure(lang, &e, Some(lang.texts().bad_key_name)),
     }
 }

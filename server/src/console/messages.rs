@@ -2,15 +2,14 @@
 //! message's page with its timeline, attempts, device and failure, kept live by the script.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::auth::{ConsoleError, Session};
+use super::auth::Session;
 use super::i18n::Lang;
 use super::pages::{self, Nav};
-use super::routes::{failure, page, see_other};
-use crate::error::ApiError;
+use super::routes::{Signed, api_failure, page, see_other};
 use crate::messages::models::{MessageView, Status};
 use crate::messages::routes::{self as api, ListQuery, MessageList};
 use crate::state::AppState;
@@ -39,21 +38,6 @@ pub(super) fn status_cell(lang: Lang, status: &str, id: &str) -> Markup {
     let labels = serde_json::to_string(&labels).unwrap_or_default();
     html! {
         span data-message-status=(id) data-state=(status) data-labels=(labels) { (lang.status(status)) }
-    }
-}
-
-fn api_failure(lang: Lang, e: &ApiError) -> HttpResponse {
-    let t = lang.texts();
-    match e {
-        ApiError::NotFound(_) => page(StatusCode::NOT_FOUND, lang, pages::problem(lang, t.not_found)),
-        // The API's own sentence names the field and what it wants.
-        ApiError::InvalidRequest { message, .. } => {
-            page(StatusCode::UNPROCESSABLE_ENTITY, lang, pages::problem(lang, message))
-        }
-        _ => {
-            tracing::warn!(error = %e, "console message request failed");
-            page(StatusCode::SERVICE_UNAVAILABLE, lang, pages::problem(lang, t.server_error))
-        }
     }
 }
 
@@ -134,17 +118,8 @@ fn list_page(lang: Lang, session: &Session, s: &Search, found: &MessageList) -> 
     )
 }
 
-pub async fn list(
-    req: HttpRequest,
-    session: Result<Session, ConsoleError>,
-    state: web::Data<AppState>,
-    search: web::Query<Search>,
-) -> HttpResponse {
-    let lang = Lang::of(&req);
-    let session = match session {
-        Ok(s) => s,
-        Err(e) => return failure(lang, &e),
-    };
+pub async fn list(signed: Signed, state: web::Data<AppState>, search: web::Query<Search>) -> HttpResponse {
+    let Signed { lang, session } = signed;
     let s = search.into_inner();
     if s.q.trim().starts_with("req_") {
         return see_other(&format!("/console/messages/{}", s.q.trim())).finish();
@@ -160,7 +135,7 @@ pub async fn list(
     };
     match api::list(&state, &session.account, query).await {
         Ok(found) => page(StatusCode::OK, lang, list_page(lang, &session, &s, &found)),
-        Err(e) => api_failure(lang, &e),
+        Err(e) => api_failure(lang, &e, None),
     }
 }
 
@@ -199,19 +174,10 @@ fn message_page(lang: Lang, session: &Session, m: &MessageView) -> Markup {
     )
 }
 
-pub async fn show(
-    req: HttpRequest,
-    session: Result<Session, ConsoleError>,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> HttpResponse {
-    let lang = Lang::of(&req);
-    let session = match session {
-        Ok(s) => s,
-        Err(e) => return failure(lang, &e),
-    };
+pub async fn show(signed: Signed, state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
+    let Signed { lang, session } = signed;
     match api::full_view(&state, session.account.id.clone(), path.into_inner()).await {
         Ok(m) => page(StatusCode::OK, lang, message_page(lang, &session, &m)),
-        Err(e) => api_failure(lang, &e),
+        Err(e) => api_failure(lang, &e, None),
     }
 }

@@ -4,15 +4,14 @@
 //! writes, its webhook event included.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::auth::{ConsoleError, Session};
+use super::auth::Session;
 use super::i18n::Lang;
 use super::pages::{self, Nav};
-use super::routes::{failure, page, see_other};
-use crate::error::ApiError;
+use super::routes::{Signed, api_failure, page, see_other};
 use crate::queue::{self as api, QueueView};
 use crate::state::AppState;
 
@@ -22,11 +21,6 @@ pub struct SwitchForm {
     csrf: String,
     /// `pause` or `resume`.
     action: String,
-}
-
-fn server_error(lang: Lang, e: &ApiError) -> HttpResponse {
-    tracing::warn!(error = %e, "console queue request failed");
-    page(StatusCode::SERVICE_UNAVAILABLE, lang, pages::problem(lang, lang.texts().server_error))
 }
 
 fn queue_page(lang: Lang, session: &Session, q: &QueueView) -> Markup {
@@ -81,33 +75,19 @@ fn queue_page(lang: Lang, session: &Session, q: &QueueView) -> Markup {
     )
 }
 
-pub async fn show(
-    req: HttpRequest,
-    session: Result<Session, ConsoleError>,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let lang = Lang::of(&req);
-    let session = match session {
-        Ok(s) => s,
-        Err(e) => return failure(lang, &e),
-    };
+pub async fn show(signed: Signed, state: web::Data<AppState>) -> HttpResponse {
+    let Signed { lang, session } = signed;
     match api::view(&state, session.account.clone()).await {
         Ok(q) => page(StatusCode::OK, lang, queue_page(lang, &session, &q)),
-        Err(e) => server_error(lang, &e),
+        Err(e) => api_failure(lang, &e, None),
     }
 }
 
-pub async fn switch(
-    req: HttpRequest,
-    session: Result<Session, ConsoleError>,
-    state: web::Data<AppState>,
-    form: web::Form<SwitchForm>,
-) -> HttpResponse {
-    let lang = Lang::of(&req);
+pub async fn switch(signed: Signed, state: web::Data<AppState>, form: web::Form<SwitchForm>) -> HttpResponse {
     let form = form.into_inner();
-    let session = match session.and_then(|s| s.check_csrf(&form.csrf).map(|()| s)) {
-        Ok(s) => s,
-        Err(e) => return failure(lang, &e),
+    let Signed { lang, session } = match signed.with_csrf(&form.csrf) {
+        Ok(signed) => signed,
+        Err(refused) => return refused.page(),
     };
     let reason = match form.action.as_str() {
         "pause" => Some("paused from the console".to_owned()),
@@ -117,6 +97,6 @@ pub async fn switch(
     let id = session.account.id.clone();
     match state.db.write(move |conn| api::set_paused(conn, &id, reason.as_deref())).await {
         Ok(()) => see_other("/console/queue").finish(),
-        Err(e) => server_error(lang, &e),
+        Err(e) => api_failure(lang, &e, None),
     }
 }

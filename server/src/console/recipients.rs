@@ -3,15 +3,14 @@
 //! `GET /v1/recipients`, so ranking and tenant isolation are the API's.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::auth::{ConsoleError, Session};
+use super::auth::Session;
 use super::i18n::Lang;
 use super::pages::{self, Nav};
-use super::routes::{failure, page};
-use crate::error::ApiError;
+use super::routes::{Signed, api_failure, page};
 use crate::recipients::models::RecipientView;
 use crate::recipients::routes::{self as api, ListQuery, RecipientList};
 use crate::state::AppState;
@@ -93,29 +92,14 @@ fn list_page(lang: Lang, session: &Session, s: &Search, found: &RecipientList) -
     )
 }
 
-pub async fn list(
-    req: HttpRequest,
-    session: Result<Session, ConsoleError>,
-    state: web::Data<AppState>,
-    search: web::Query<Search>,
-) -> HttpResponse {
-    let lang = Lang::of(&req);
-    let session = match session {
-        Ok(s) => s,
-        Err(e) => return failure(lang, &e),
-    };
+pub async fn list(signed: Signed, state: web::Data<AppState>, search: web::Query<Search>) -> HttpResponse {
+    let Signed { lang, session } = signed;
     let s = search.into_inner();
     let some = |v: &str| (!v.trim().is_empty()).then(|| v.trim().to_owned());
     let query = ListQuery { q: some(&s.q), cursor: some(&s.cursor), ..Default::default() };
     match api::list(&state, &session.account, query).await {
         Ok(found) => page(StatusCode::OK, lang, list_page(lang, &session, &s, &found)),
-        Err(ApiError::InvalidRequest { message, .. }) => {
-            page(StatusCode::UNPROCESSABLE_ENTITY, lang, pages::problem(lang, &message))
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "console recipient search failed");
-            page(StatusCode::SERVICE_UNAVAILABLE, lang, pages::problem(lang, lang.texts().server_error))
-        }
+        Err(e) => api_failure(lang, &e, None),
     }
 }
 

@@ -1,14 +1,16 @@
 //! The console's handlers. Every failure becomes a page in the reader's language (or, when
 //! signed out, the sign-in page); the JSON error envelope is the API's, not the console's.
 
+use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use serde::Deserialize;
 
 use super::auth::{self, ConsoleError, LOGIN_CSRF_COOKIE, SESSION_COOKIE, Session};
 use super::i18n::Lang;
 use super::{onboarding, pages};
+use crate::error::ApiError;
 use crate::secrets;
 use crate::state::AppState;
 
@@ -60,6 +62,78 @@ pub(super) fn failure(lang: Lang, e: &ConsoleError) -> HttpResponse {
     }
 }
 
+/// An API error met by a console page. `invalid`: the page's own words for a refused input;
+/// without them, the API's sentence (which names the field) is shown.
+pub(super) fn api_failure(lang: Lang, e: &ApiError, invalid: Option<&str>) -> HttpResponse {
+    let t = lang.texts();
+    match e {
+        ApiError::NotFound(_) => page(StatusCode::NOT_FOUND, lang, pages::problem(lang, t.not_found)),
+        ApiError::InvalidRequest { message, .. } => {
+            page(StatusCode::UNPROCESSABLE_ENTITY, lang, pages::problem(lang, invalid.unwrap_or(message)))
+        }
+        _ => {
+            tracing::warn!(error = %e, "console request failed");
+            page(StatusCode::SERVICE_UNAVAILABLE, lang, pages::problem(lang, t.server_error))
+        }
+    }
+}
+
+/// A signed-in person and the language they read: the extractor of every page behind the
+/// sign-in. Signed out (or the session unreadable), the request is answered with the sign-in
+/// redirect or an error page in that language before the handler runs.
+pub struct Signed {
+    pub lang: Lang,
+    pub session: Session,
+}
+
+impl Signed {
+    /// For a form: its CSRF token must be this session's, else the "form expired" page.
+    pub fn with_csrf(self, token: &str) -> Result<Signed, Refused> {
+        match self.session.check_csrf(token) {
+            Ok(()) => Ok(self),
+            Err(error) => Err(Refused { lang: self.lang, error }),
+        }
+    }
+}
+
+/// Why a [`Signed`] page could not be shown, rendered in the reader's language.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct Refused {
+    lang: Lang,
+    error: ConsoleError,
+}
+
+impl Refused {
+    /// The page that says why.
+    pub fn page(&self) -> HttpResponse {
+        failure(self.lang, &self.error)
+    }
+}
+
+impl ResponseError for Refused {
+    fn status_code(&self) -> StatusCode {
+        self.error.status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.page()
+    }
+}
+
+impl FromRequest for Signed {
+    type Error = Refused;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let lang = Lang::of(req);
+        let session = Session::from_request(req, payload);
+        Box::pin(async move {
+            session.await.map(|session| Signed { lang, session }).map_err(|error| Refused { lang, error })
+        })
+    }
+}
+
 impl ResponseError for ConsoleError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -76,16 +150,8 @@ impl ResponseError for ConsoleError {
     }
 }
 
-pub async fn dashboard(
-    req: HttpRequest,
-    session: Result<Session, ConsoleError>,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let lang = Lang::of(&req);
-    let session = match session {
-        Ok(session) => session,
-        Err(e) => return failure(lang, &e),
-    };
+pub async fn dashboard(signed: Signed, state: web::Data<AppState>) -> HttpResponse {
+    let Signed { lang, session } = signed;
     let account = session.account.clone();
     let progress = state.db.run(move |conn| onboarding::progress(conn, &account).map_err(ConsoleError::from)).await;
     match progress {
@@ -144,16 +210,10 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, form: web::Form
     }
 }
 
-pub async fn logout(
-    req: HttpRequest,
-    session: Result<Session, ConsoleError>,
-    state: web::Data<AppState>,
-    form: web::Form<CsrfForm>,
-) -> HttpResponse {
-    let lang = Lang::of(&req);
-    let session = match session.and_then(|s| s.check_csrf(&form.csrf).map(|()| s)) {
-        Ok(session) => session,
-        Err(e) => return failure(lang, &e),
+pub async fn logout(signed: Signed, state: web::Data<AppState>, form: web::Form<CsrfForm>) -> HttpResponse {
+    let Signed { lang, session } = match signed.with_csrf(&form.csrf) {
+        Ok(signed) => signed,
+        Err(refused) => return refused.page(),
     };
     let raw = session.raw_id().to_owned();
     match state.db.run(move |conn| auth::close_session(conn, &raw)).await {

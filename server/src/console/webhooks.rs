@@ -3,28 +3,16 @@
 //! Read through the same functions as `GET /v1/webhooks` and its deliveries.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
 
-use super::auth::{ConsoleError, Session};
+use super::auth::Session;
 use super::i18n::Lang;
 use super::pages::{self, Nav};
-use super::routes::{failure, page};
-use crate::error::ApiError;
+use super::routes::{Signed, api_failure, page};
 use crate::state::AppState;
 use crate::webhooks::models::{DeliveryView, EndpointView};
 use crate::webhooks::routes::{self as api, DeliveryQuery};
-
-fn api_failure(lang: Lang, e: &ApiError) -> HttpResponse {
-    let t = lang.texts();
-    match e {
-        ApiError::NotFound(_) => page(StatusCode::NOT_FOUND, lang, pages::problem(lang, t.not_found)),
-        _ => {
-            tracing::warn!(error = %e, "console webhook request failed");
-            page(StatusCode::SERVICE_UNAVAILABLE, lang, pages::problem(lang, t.server_error))
-        }
-    }
-}
 
 fn endpoints_page(lang: Lang, session: &Session, list: &[EndpointView]) -> Markup {
     let t = lang.texts();
@@ -89,38 +77,21 @@ fn delivery(lang: Lang, d: &DeliveryView) -> Markup {
     }
 }
 
-pub async fn list(
-    req: HttpRequest,
-    session: Result<Session, ConsoleError>,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let lang = Lang::of(&req);
-    let session = match session {
-        Ok(s) => s,
-        Err(e) => return failure(lang, &e),
-    };
+pub async fn list(signed: Signed, state: web::Data<AppState>) -> HttpResponse {
+    let Signed { lang, session } = signed;
     match api::endpoints(&state, &session.account.id).await {
         Ok(list) => page(StatusCode::OK, lang, endpoints_page(lang, &session, &list)),
-        Err(e) => api_failure(lang, &e),
+        Err(e) => api_failure(lang, &e, None),
     }
 }
 
-pub async fn show(
-    req: HttpRequest,
-    session: Result<Session, ConsoleError>,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> HttpResponse {
-    let lang = Lang::of(&req);
-    let session = match session {
-        Ok(s) => s,
-        Err(e) => return failure(lang, &e),
-    };
+pub async fn show(signed: Signed, state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
+    let Signed { lang, session } = signed;
     let id = path.into_inner();
     let found = api::deliveries(&state, &session.account.id, id.clone(), DeliveryQuery::default()).await;
     let found = match found {
         Ok(found) => found,
-        Err(e) => return api_failure(lang, &e),
+        Err(e) => return api_failure(lang, &e, None),
     };
     let t = lang.texts();
     let csrf = session.csrf_token();

@@ -309,6 +309,18 @@ fn undelivered_events_survive_a_server_kill(backend: Backend) {
         (receiver.received().iter().filter(|r| r.answered.is_none()).count() >= 5).then_some(())
     });
     server.kill_hard();
+    // Requests the dead server wrote just before the kill may still sit unread in the
+    // receiver's sockets; let it read them (and hang on them) before it starts answering 200,
+    // or a success nobody heard would be counted.
+    let mut seen = receiver.received().len();
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = receiver.received().len();
+        if now == seen {
+            break;
+        }
+        seen = now;
+    }
     let before = receiver.received();
     assert!(before.iter().all(|r| r.answered != Some(200)), "nothing succeeded before the kill");
     let in_flight = before.iter().filter(|r| r.answered.is_none()).count();

@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod auth;
 pub mod batches;
 pub mod cli;
+pub mod cluster;
 pub mod console;
 pub mod db;
 pub mod demo;

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
@@ -17,6 +18,9 @@ type KeyedLimiter = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultC
 pub struct RateLimits {
     per_plan: HashMap<&'static str, (Limits, KeyedLimiter)>,
     clock: DefaultClock,
+    /// Live server instances sharing the database (see `cluster`): each request costs this
+    /// many cells, so N instances together never allow more than one key's quota.
+    instances: AtomicU32,
 }
 
 impl std::fmt::Debug for RateLimits {
@@ -36,7 +40,7 @@ impl Default for RateLimits {
                 (plan.name, (l, RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>()))
             })
             .collect();
-        RateLimits { per_plan, clock: DefaultClock::default() }
+        RateLimits { per_plan, clock: DefaultClock::default(), instances: AtomicU32::new(1) }
     }
 }
 
@@ -70,10 +74,20 @@ impl RateLimits {
         let Some((limits, limiter)) = self.per_plan.get(plan.name) else {
             return Ok(None);
         };
-        match limiter.check_key(&key_id.to_owned()) {
+        // A load balancer spreads a key's requests over the instances, so each one enforces its
+        // share. (Uneven spreading makes the limit stricter, never looser.)
+        let cost = self.instances.load(Ordering::Relaxed).clamp(1, limits.burst.max(1));
+        let checked = match NonZeroU32::new(cost) {
+            Some(n) => {
+                limiter.check_key_n(&key_id.to_owned(), n).unwrap_or_else(|_| limiter.check_key(&key_id.to_owned()))
+            }
+            None => limiter.check_key(&key_id.to_owned()),
+        };
+        match checked {
             Ok(snapshot) => {
-                let remaining = snapshot.remaining_burst_capacity();
-                let used = limits.burst.saturating_sub(remaining);
+                let cells = snapshot.remaining_burst_capacity();
+                let remaining = cells / cost;
+                let used = limits.burst.saturating_sub(cells);
                 let rate = limits.requests_per_second.max(1);
                 Ok(Some(Allowance { limit: limits.burst, remaining, reset_secs: u64::from(used.div_ceil(rate)) }))
             }
@@ -88,6 +102,11 @@ impl RateLimits {
                 })
             }
         }
+    }
+
+    /// How many server instances share the database now (at least 1).
+    pub fn set_instances(&self, n: u32) {
+        self.instances.store(n.max(1), Ordering::Relaxed);
     }
 
     /// Forgets keys whose buckets are full again, so idle keys cost no memory.

@@ -99,10 +99,13 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     announce(&opts, &url, &public_url, db.backend());
 
     let upkeep_state = state;
+    crate::cluster::register(&upkeep_state.hub, &db).await?;
     let server = server.run();
     let stopper = actix_web::rt::spawn(stop_on_signal(server.handle(), upkeep_state.hub.clone()));
     let upkeep = tokio::spawn(upkeep(upkeep_state.clone()));
     let dispatcher = tokio::spawn(dispatch::run(upkeep_state.hub.clone(), db.clone()));
+    let cluster = tokio::spawn(crate::cluster::run(upkeep_state.hub.clone(), db.clone(), upkeep_state.limits.clone()));
+    crate::cluster::start_signals(upkeep_state.hub.clone(), db.clone());
     let (stop_webhooks, webhooks_stop) = tokio::sync::watch::channel(false);
     let webhooks = tokio::spawn(crate::webhooks::deliver::run(
         db.clone(),
@@ -130,6 +133,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     stopper.abort();
     upkeep.abort();
     dispatcher.abort();
+    cluster.abort();
     // Webhook attempts in flight finish and are recorded (bounded by their timeout); if that
     // takes too long, they are abandoned and their leases bring them back after a restart.
     let _ = stop_webhooks.send(true);

@@ -130,6 +130,7 @@ pub struct Db {
     pool: DbPool,
     backend: Backend,
     writer: Writer,
+    url: std::sync::Arc<str>,
 }
 
 impl std::fmt::Debug for Db {
@@ -162,8 +163,13 @@ impl Db {
             .build(Manager { url: url.clone(), backend })?;
         // Migrate before the writer opens its connection, so it never sees an old schema.
         migrate(&pool)?;
-        let writer = Writer::start(Manager { url, backend })?;
-        Ok(Db { pool, backend, writer })
+        let writer = Writer::start(Manager { url: url.clone(), backend })?;
+        Ok(Db { pool, backend, writer, url: url.into() })
+    }
+
+    /// The database's URL (for connections of their own, such as the PostgreSQL listener).
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     pub fn backend(&self) -> Backend {
@@ -209,7 +215,14 @@ fn migrate(pool: &DbPool) -> Result<(), StoreError> {
     let mut conn = pool.get()?;
     let result = match &mut *conn {
         DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
-        DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+        DbConnection::Postgres(c) => {
+            // Several instances may start at once on one database: one migrates, the others
+            // wait for it and then find nothing pending.
+            c.batch_execute("SELECT pg_advisory_lock(7318002)")?;
+            let migrated = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ());
+            c.batch_execute("SELECT pg_advisory_unlock(7318002)")?;
+            migrated
+        }
     };
     result.map_err(|e| StoreError::Migration(e.to_string()))
 }

@@ -211,6 +211,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    server_instances (id) {
+        id -> Text,
+        started_at -> Timestamp,
+        seen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     recipients (id) {
         id -> Text,
         account_id -> Text,
@@ -250,6 +258,7 @@ diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
+    server_instances,
     api_keys,
     devices,
     pairing_codes,

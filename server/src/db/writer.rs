@@ -107,7 +107,7 @@ fn run(manager: Manager, mut conn: DbConnection, mut rx: mpsc::UnboundedReceiver
         }
         jobs.clear();
         if diesel::r2d2::R2D2Connection::is_broken(&mut conn) {
-            conn = reconnect(&manager);
+            conn = reconnect(&manager, &mut rx);
         }
     }
 }
@@ -139,13 +139,16 @@ fn begin(conn: &mut DbConnection) -> QueryResult<()> {
     }
 }
 
-/// The database went away (PostgreSQL restarted): keep trying, the queue waits meanwhile.
-fn reconnect(manager: &Manager) -> DbConnection {
+/// The database went away (PostgreSQL restarted): keep trying. Writes asked for meanwhile
+/// are refused at once (their callers answer 503 `unavailable`) rather than left hanging:
+/// a client told "not accepted" retries; a client left waiting gives up not knowing.
+fn reconnect(manager: &Manager, rx: &mut mpsc::UnboundedReceiver<Job>) -> DbConnection {
     let mut delay = Duration::from_millis(100);
     loop {
         match open(manager) {
             Ok(conn) => return conn,
             Err(e) => {
+                while rx.try_recv().is_ok() {}
                 tracing::warn!(error = %e, backend = ?manager.backend(), "the database writer cannot reconnect yet");
                 std::thread::sleep(delay);
                 delay = (delay * 2).min(Duration::from_secs(5));

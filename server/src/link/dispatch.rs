@@ -48,8 +48,10 @@ async fn round(hub: &Hub, db: &Db) -> Result<usize, StoreError> {
         .map(|c| {
             let limit = i64::from(c.room.min(CLAIM_BATCH));
             let (account_id, device_id) = (c.account_id.clone(), c.device_id.clone());
-            let claimed =
-                db.write(move |conn| queries::claim(conn, &account_id, &device_id, limit).map_err(StoreError::from));
+            let me = hub.instance().clone();
+            let claimed = db.write(move |conn| {
+                queries::claim(conn, &account_id, &device_id, me.as_str(), limit).map_err(StoreError::from)
+            });
             (c, claimed)
         })
         .collect();

@@ -41,7 +41,10 @@ pub struct Hub {
     links: Mutex<HashMap<String, Link>>,
     next_conn: Mutex<u64>,
     wake: Notify,
+    /// Raised with `wake` when new work may be queued: the cluster tells the other instances.
+    announce: Notify,
     closing: std::sync::atomic::AtomicBool,
+    instance: crate::cluster::InstanceId,
 }
 
 pub struct Registration {
@@ -74,7 +77,7 @@ impl Hub {
             last_handed: None,
         };
         self.lock().insert(r.device_id, link);
-        self.wake();
+        self.wake_local();
         (conn_id, rx)
     }
 
@@ -103,6 +106,11 @@ impl Hub {
 
     pub fn is_closing(&self) -> bool {
         self.closing.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// This server instance, as the devices it holds are marked in the database.
+    pub fn instance(&self) -> &crate::cluster::InstanceId {
+        &self.instance
     }
 
     /// Phones connected now.
@@ -134,21 +142,21 @@ impl Hub {
         if let Some(l) = self.lock().get_mut(device_id) {
             l.in_flight = l.in_flight.saturating_sub(1);
         }
-        self.wake();
+        self.wake_local();
     }
 
     pub fn set_usable(&self, device_id: &str, usable: bool) {
         if let Some(l) = self.lock().get_mut(device_id) {
             l.usable = usable;
         }
-        self.wake();
+        self.wake_local();
     }
 
     pub fn set_pacing(&self, device_id: &str, per_minute: u32, per_day: u32) {
         if let Some(l) = self.lock().get_mut(device_id) {
             l.pacer.set_limits(per_minute, per_day);
         }
-        self.wake();
+        self.wake_local();
     }
 
     /// Devices that can take work now, least loaded first; ties go to the one that waited
@@ -175,8 +183,22 @@ impl Hub {
         out
     }
 
+    /// Work was queued (or re-queued): wakes this instance's dispatcher and, through the
+    /// cluster, every other instance's.
     pub fn wake(&self) {
         self.wake.notify_one();
+        self.announce.notify_one();
+    }
+
+    /// Wakes only this instance's dispatcher (room opened on a phone connected here, or
+    /// another instance announced work).
+    pub fn wake_local(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Resolves when `wake` was called since the last time.
+    pub async fn announced(&self) {
+        self.announce.notified().await;
     }
 
     pub async fn woken(&self) {

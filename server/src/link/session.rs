@@ -12,6 +12,7 @@ use relay_protocol::frames::{DeliveryStatus, DeviceFrame, Hello, ServerFrame, St
 
 use super::pacing::Pacer;
 use super::{Hub, LinkSettings};
+use crate::cluster;
 use crate::db::{Db, StoreError};
 use crate::devices::models::Device;
 use crate::devices::queries as devices;
@@ -100,12 +101,17 @@ async fn start(
     }
     let (device_id, app_version) = (d.id.clone(), hello.app_version.clone());
     let (account_id, name) = (d.account_id.clone(), d.name.clone());
+    let me = ctx.hub.instance().clone();
     let (in_flight, today) = ctx
         .db
         .write(move |conn| -> Result<(i64, i64), StoreError> {
+            // Hold the device first: from here on no other instance's dispatcher claims for it
+            // (its claim locks the device row and checks the holder), so what it handed to a
+            // connection of this phone that is gone is settled by the re-queue below.
+            devices::set_online(conn, &device_id, true, Some(&app_version))?;
+            cluster::hold(conn, &device_id, &me)?;
             // Anything handed over that the phone does not hold never arrived: re-queue it.
             messages::requeue_unacknowledged(conn, &device_id, "not received by the device")?;
-            devices::set_online(conn, &device_id, true, Some(&app_version))?;
             webhooks::record(conn, &account_id, EventType::DeviceOnline, |_| Ok(device_data(&device_id, &name, true)))?;
             let held = devices::in_flight(conn, std::slice::from_ref(&device_id))?;
             let today = messages::parts_dispatched_today(conn, &device_id)?;
@@ -258,10 +264,14 @@ async fn finish(ctx: &Ctx, conn_id: u64) {
     }
     let id = ctx.device.id.clone();
     let (account_id, name) = (ctx.device.account_id.clone(), ctx.device.name.clone());
+    let me = ctx.hub.instance().clone();
     let result = ctx
         .db
         .write(move |conn| -> Result<usize, StoreError> {
-            devices::set_online(conn, &id, false, None)?;
+            if !cluster::release(conn, &id, &me)? {
+                // The phone reconnected to another instance, which settled its messages.
+                return Ok(0);
+            }
             webhooks::record(conn, &account_id, EventType::DeviceOffline, |_| Ok(device_data(&id, &name, false)))?;
             Ok(messages::requeue_unacknowledged(conn, &id, "device disconnected")?)
         })

@@ -109,18 +109,41 @@ pub fn list(conn: &mut DbConnection, account_id: &str, f: &ListFilter) -> QueryR
 }
 
 /// Hands up to `limit` queued messages of the account to the device, most urgent first.
-pub fn claim(conn: &mut DbConnection, account_id: &str, device_id: &str, limit: i64) -> QueryResult<Vec<Message>> {
+pub fn claim(
+    conn: &mut DbConnection,
+    account_id: &str,
+    device_id: &str,
+    instance: &str,
+    limit: i64,
+) -> QueryResult<Vec<Message>> {
     write_transaction(conn, |conn| {
         let now = time::now();
-        let ids: Vec<String> = messages::table
+        // Only the instance holding the phone's connection claims for it. On PostgreSQL the
+        // device row stays locked until commit, so a phone taking its connection to another
+        // instance (which re-queues what it was handed) waits for this claim, or this claim
+        // for it (and then finds the device no longer held here).
+        let held = devices::table.find(device_id).filter(devices::connected_instance.eq(instance)).select(devices::id);
+        let held: Option<String> = match conn {
+            DbConnection::Postgres(c) => held.for_update().first(c).optional()?,
+            DbConnection::Sqlite(c) => held.first(c).optional()?,
+        };
+        if held.is_none() {
+            return Ok(Vec::new());
+        }
+        let queued = messages::table
             .filter(messages::account_id.eq(account_id))
             .filter(messages::status.eq(Status::Queued.as_str()))
             .filter(messages::requested_device_id.is_null().or(messages::requested_device_id.eq(device_id)))
             .filter(messages::expires_at.gt(now))
             .order((messages::priority.asc(), messages::id.asc()))
             .limit(limit)
-            .select(messages::id)
-            .load(conn)?;
+            .select(messages::id);
+        // Instances dispatching for phones of the same account skip each other's rows
+        // instead of queueing behind their locks.
+        let ids: Vec<String> = match conn {
+            DbConnection::Postgres(c) => queued.for_update().skip_locked().load(c)?,
+            DbConnection::Sqlite(c) => queued.load(c)?,
+        };
         if ids.is_empty() {
             return Ok(Vec::new());
         }

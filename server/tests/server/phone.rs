@@ -470,3 +470,59 @@ fn the_daily_cap_holds_across_reconnects(backend: Backend) {
     assert_eq!(q["counts"]["queued"], 2, "{q}");
     assert_eq!(phone.sent().len(), 3);
 }
+
+// Several server instances share one PostgreSQL database (SQLite has one instance by design).
+mod an_instance_killed_hands_its_phone_to_another {
+    #[test]
+    fn postgres() {
+        super::an_instance_killed_hands_its_phone_to_another()
+    }
+}
+mod a_dead_instances_phone_goes_offline {
+    #[test]
+    fn postgres() {
+        super::a_dead_instances_phone_goes_offline()
+    }
+}
+
+/// Instances A and B on one database; the phone on A (B is its second URL, as a load balancer
+/// would route it), every API call on B, so each message crosses from B to A through the
+/// database. A is killed mid-stream: the phone reconnects to B, and every accepted message
+/// still ends delivered, sent exactly once.
+fn an_instance_killed_hands_its_phone_to_another() {
+    let started = Instant::now();
+    let n = 600;
+    let (db, key, mut a, mut phone) = fault_setup(Backend::Postgres);
+    let b = TestServer::start_with(&db, SERVE_ARGS);
+    phone.run(&["--latency-ms", "10", "--connect-url", &a.connect_url(), "--connect-url", &b.connect_url()]);
+    poll(Duration::from_secs(20), "the phone connected to A", || {
+        a.get("/metrics", None).text.contains("relay_devices_online 1").then_some(())
+    });
+    assert!(b.get("/metrics", None).text.contains("relay_devices_online 0"));
+    let sender = post_in_background(Arc::new(Mutex::new(b.url.clone())), key.clone(), n);
+    wait_for_sent(&mut phone, n / 3, Duration::from_secs(90));
+    a.kill_hard();
+    let accepted = join(sender);
+    assert_eq!(accepted.len(), n);
+    wait_all_final(&b, &key, n, Duration::from_secs(120));
+    assert_each_delivered_and_sent_once(&b, &key, &phone, &accepted);
+    assert!(b.get("/metrics", None).text.contains("relay_devices_online 1"), "the phone is on B now");
+    assert_eq!(phone.runs(), 1, "the phone's process lived through it all");
+    eprintln!("{n} messages across two instances, one killed: {:?}", started.elapsed());
+}
+
+/// A phone held by an instance that died (the phone gone too) is shown offline by the
+/// surviving instance once the dead one has missed its heartbeats.
+fn a_dead_instances_phone_goes_offline() {
+    let (db, key, mut a, mut phone) = fault_setup(Backend::Postgres);
+    let b = TestServer::start_with(&db, SERVE_ARGS);
+    phone.run(&["--latency-ms", "10", "--connect-url", &a.connect_url()]);
+    poll(Duration::from_secs(20), "the phone online", || {
+        (device(&b, &key, &phone.device_id)["state"] == "online").then_some(())
+    });
+    a.kill_hard();
+    phone.kill_hard();
+    poll(Duration::from_secs(60), "the phone offline on B", || {
+        (device(&b, &key, &phone.device_id)["state"] == "offline").then_some(())
+    });
+}

@@ -1,0 +1,2 @@
+DROP INDEX devices_connected_instance;
+DROP TABLE server_instances;

@@ -1,0 +1,215 @@
+//! Several server instances on one database (a lone SQLite server is the case of one).
+//!
+//! Each instance has an id and writes `server_instances.seen_at` every [`BEAT`]. From that:
+//! - rate limits are shared out: with N live instances each one enforces 1/N of a key's quota;
+//! - a device held by an instance that stopped beating (killed, or its machine gone) is taken
+//!   offline by whichever live instance notices first, and what the phone held unacknowledged
+//!   goes back to the queue, to be sent once the phone reconnects (to any instance).
+//!
+//! On PostgreSQL, work queued on one instance wakes the dispatchers of all of them through
+//! `LISTEN`/`NOTIFY`, so a message accepted by instance B reaches a phone connected to
+//! instance A at once rather than at A's next poll.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{devices, server_instances};
+use crate::db::{Backend, Db, DbConnection, StoreError};
+use crate::link::Hub;
+use crate::messages::queries as messages;
+use crate::ratelimit::RateLimits;
+use crate::time;
+use crate::webhooks::{self, EventType};
+
+/// How often an instance says it is alive.
+pub const BEAT: Duration = Duration::from_secs(5);
+/// Silence after which an instance counts as dead: several beats, so a slow database or a
+/// long pause does not take a live instance's phones away.
+const DEAD_AFTER: Duration = Duration::from_secs(20);
+/// Rows of instances dead this long are deleted.
+const FORGET_AFTER: Duration = Duration::from_secs(24 * 3600);
+/// The `NOTIFY` channel that says "work was queued".
+const CHANNEL: &str = "relay_work";
+
+/// This process's id among the instances sharing the database.
+#[derive(Debug, Clone)]
+pub struct InstanceId(Arc<str>);
+
+impl Default for InstanceId {
+    fn default() -> Self {
+        InstanceId(format!("ins_{}", ulid::Ulid::new()).into())
+    }
+}
+
+impl InstanceId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Registers this instance before it serves: a phone connecting to it at once must not be
+/// taken for a dead instance's by another one.
+pub async fn register(hub: &Hub, db: &Db) -> Result<(), StoreError> {
+    let me = hub.instance().clone();
+    db.write(move |conn| beat(conn, me.as_str())).await.map(|_| ())
+}
+
+/// Beats, counts the live instances and frees the phones of dead ones. Runs until the process ends.
+pub async fn run(hub: Arc<Hub>, db: Db, limits: Arc<RateLimits>) {
+    let mut tick = tokio::time::interval(BEAT);
+    loop {
+        tick.tick().await;
+        let me = hub.instance().clone();
+        let beat = db.write(move |conn| beat(conn, me.as_str())).await;
+        match beat {
+            Ok(Beat { live, freed }) => {
+                limits.set_instances(live);
+                if freed > 0 {
+                    tracing::warn!(devices = freed, "devices of a dead server instance taken offline");
+                    hub.wake();
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not record this instance's heartbeat"),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Beat {
+    live: u32,
+    freed: usize,
+}
+
+fn beat(conn: &mut DbConnection, me: &str) -> Result<Beat, StoreError> {
+    let now = time::now();
+    let seen = diesel::update(server_instances::table.find(me)).set(server_instances::seen_at.eq(now)).execute(conn)?;
+    if seen == 0 {
+        diesel::insert_into(server_instances::table)
+            .values((
+                server_instances::id.eq(me),
+                server_instances::started_at.eq(now),
+                server_instances::seen_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    let alive_since = now - span(DEAD_AFTER);
+    let live: Vec<String> = server_instances::table
+        .filter(server_instances::seen_at.ge(alive_since))
+        .select(server_instances::id)
+        .load(conn)?;
+    let orphans: Vec<(String, String, String)> = devices::table
+        .filter(devices::online.eq(true))
+        .filter(devices::connected_instance.is_not_null())
+        .filter(devices::connected_instance.ne_all(&live))
+        .select((devices::id, devices::account_id, devices::name))
+        .load(conn)?;
+    for (id, account_id, name) in &orphans {
+        diesel::update(devices::table.find(id))
+            .set((devices::online.eq(false), devices::connected_instance.eq(None::<String>)))
+            .execute(conn)?;
+        webhooks::record(conn, account_id, EventType::DeviceOffline, |_| {
+            Ok(serde_json::json!({"device_id": id, "device_name": name, "online": false}))
+        })?;
+        messages::requeue_unacknowledged(conn, id, "server instance lost")?;
+    }
+    diesel::delete(server_instances::table.filter(server_instances::seen_at.lt(now - span(FORGET_AFTER))))
+        .execute(conn)?;
+    Ok(Beat { live: u32::try_from(live.len()).unwrap_or(u32::MAX), freed: orphans.len() })
+}
+
+fn span(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+/// Marks the device online and held by this instance.
+pub fn hold(conn: &mut DbConnection, device_id: &str, me: &InstanceId) -> QueryResult<()> {
+    diesel::update(devices::table.find(device_id))
+        .set((
+            devices::online.eq(true),
+            devices::connected_instance.eq(me.as_str()),
+            devices::last_seen_at.eq(time::now()),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Marks the device offline if this instance still holds it. False when another instance (a
+/// phone that reconnected through the load balancer) took it over: then its messages are
+/// that instance's to settle.
+pub fn release(conn: &mut DbConnection, device_id: &str, me: &InstanceId) -> QueryResult<bool> {
+    let now: NaiveDateTime = time::now();
+    let n = diesel::update(devices::table.find(device_id))
+        .filter(devices::connected_instance.eq(me.as_str()))
+        .set((devices::online.eq(false), devices::connected_instance.eq(None::<String>), devices::last_seen_at.eq(now)))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Tells the other instances when this one queued work, and wakes this one when they did.
+/// Nothing to do on SQLite, which one instance owns.
+pub fn start_signals(hub: Arc<Hub>, db: Db) {
+    if db.backend() != Backend::Postgres {
+        return;
+    }
+    tokio::spawn(announce(hub.clone(), db.clone()));
+    let url = db.url().to_owned();
+    let spawned = std::thread::Builder::new().name("relay-listen".into()).spawn(move || listen(&url, &hub));
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the PostgreSQL listener; other instances' work waits for the poll");
+    }
+}
+
+/// One `NOTIFY` per burst of wakes: while one is on its way, further wakes fold into the next.
+async fn announce(hub: Arc<Hub>, db: Db) {
+    loop {
+        hub.announced().await;
+        let sent =
+            db.run(|conn| diesel::sql_query(format!("NOTIFY {CHANNEL}")).execute(conn).map_err(StoreError::from)).await;
+        if let Err(e) = sent {
+            tracing::debug!(error = %e, "could not notify the other instances");
+        }
+    }
+}
+
+/// A connection of its own that listens, polled every few milliseconds (libpq's notifications
+/// arrive with any read; diesel offers no blocking wait). Reconnects after a database outage.
+fn listen(url: &str, hub: &Hub) {
+    use diesel::pg::PgConnection;
+    const POLL: Duration = Duration::from_millis(5);
+    loop {
+        let mut conn = match PgConnection::establish(url) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!(error = %e, "the listener cannot connect yet");
+                std::thread::sleep(Duration::from_secs(1));
+                continue;
+            }
+        };
+        if let Err(e) = diesel::sql_query(format!("LISTEN {CHANNEL}")).execute(&mut conn) {
+            tracing::debug!(error = %e, "LISTEN failed");
+            std::thread::sleep(Duration::from_secs(1));
+            continue;
+        }
+        // Work queued while the listener was away is found by the dispatcher's poll.
+        hub.wake_local();
+        'poll: loop {
+            let mut woken = false;
+            for n in conn.notifications_iter() {
+                match n {
+                    Ok(_) => woken = true,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "the listener lost its connection");
+                        break 'poll;
+                    }
+                }
+            }
+            if woken {
+                hub.wake_local();
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+}

@@ -103,6 +103,34 @@ else
     export RELAY_CHROMIUM="$CHROMIUM"
 fi
 
+# The developer portal (server/tests/server/snippets.rs, portal.rs): every example is run with
+# its own language's toolchain, and the Postman collection with newman; axios and newman come
+# from npm into server/tests/portal. Each missing toolchain leaves out only its language.
+PORTAL_NPM=server/tests/portal
+portal_skip() { skip "portal $1 examples" "test(/snippets::$2_/)" "$3"; }
+command -v curl >/dev/null 2>&1 || portal_skip cURL curl "curl is not installed"
+command -v python3 >/dev/null 2>&1 || portal_skip Python python "python3 is not installed"
+command -v php >/dev/null 2>&1 || portal_skip PHP php "php is not installed (apt-get install php-cli php-curl)"
+command -v php >/dev/null 2>&1 || portal_skip Laravel laravel "php is not installed (apt-get install php-cli)"
+command -v ruby >/dev/null 2>&1 || portal_skip Ruby ruby "ruby is not installed (apt-get install ruby)"
+command -v go >/dev/null 2>&1 || portal_skip Go go "go is not installed (apt-get install golang-go)"
+command -v java >/dev/null 2>&1 || portal_skip Java java "java is not installed"
+if [ ! -x "$KOTLINC" ] || ! command -v java >/dev/null 2>&1; then
+    portal_skip Kotlin kotlin "no kotlinc at $KOTLINC or no java (run scripts/kotlin-tools.sh)"
+fi
+if ! command -v mcs >/dev/null 2>&1 || ! command -v mono >/dev/null 2>&1 ||
+    [ ! -e /usr/lib/mono/4.5/System.Net.Http.dll ]; then
+    portal_skip "C#" csharp "Mono is not installed (apt-get install mono-mcs mono-runtime libmono-system-net-http4.0-cil)"
+fi
+if ! command -v node >/dev/null 2>&1; then
+    portal_skip Node node "Node.js is not installed"
+fi
+if ! command -v npm >/dev/null 2>&1 || ! (cd "$PORTAL_NPM" && npm ci --silent --no-audit --no-fund >/dev/null 2>&1); then
+    portal_skip Axios axios "npm could not install axios into $PORTAL_NPM"
+    skip "Postman collection under newman" 'test(the_postman_collection_runs_green_with_newman)' \
+        "npm could not install newman into $PORTAL_NPM"
+fi
+
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
     EXPR="all()"
@@ -112,12 +140,15 @@ else
     SKIP_ARGS=()
     for f in "${FILTERS[@]+"${FILTERS[@]}"}"; do
         case "$f" in
+            # First: "snippets::kotlin_" must not match the Kotlin bindings' pattern below.
+            "test(/snippets::"*) f="${f#test(/}"; SKIP_ARGS+=(--skip "${f%/)}") ;;
             *postgres*) SKIP_ARGS+=(--skip ::postgres) ;;
             *a_phone_pins*) SKIP_ARGS+=(--skip a_phone_pins_the_self_signed_certificate_from_the_qr_payload) ;;
             *kotlin*) SKIP_ARGS+=(--skip the_kotlin_bindings_work_on_the_host_jvm) ;;
             # The JNI tests skip themselves loudly without a JDK.
             *relay-android::jni*) ;;
             *real_browser*) SKIP_ARGS+=(--skip the_console_works_in_a_real_browser) ;;
+            *newman*) SKIP_ARGS+=(--skip the_postman_collection_runs_green_with_newman) ;;
             *) SKIP_ARGS+=(--skip the_document_is_valid_openapi_3_1) ;;
         esac
     done

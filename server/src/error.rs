@@ -93,6 +93,115 @@ impl ApiError {
     }
 }
 
+/// One `error.code` as the developer portal's table shows it: when it happens and what to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeInfo {
+    pub code: &'static str,
+    pub status: u16,
+    pub when: &'static str,
+    pub what_to_do: &'static str,
+}
+
+/// Every `error.code` the API answers (a unit test below keeps it complete).
+pub const CODES: &[CodeInfo] = &[
+    CodeInfo {
+        code: "invalid_request",
+        status: 400,
+        when: "Malformed JSON, a wrong type, an unknown or missing field, a bad parameter.",
+        what_to_do: "Fix the request: `error.field` names the field and `error.message` says what is wrong. Do not retry unchanged.",
+    },
+    CodeInfo {
+        code: "recipient_opted_out",
+        status: 400,
+        when: "POST /v1/messages to a number the directory marks opted out.",
+        what_to_do: "Do not send to this person. If they opt back in, PATCH the recipient with {\"opted_out\": false}. One-time codes still go.",
+    },
+    CodeInfo {
+        code: "unauthorized",
+        status: 401,
+        when: "No API key, a wrong or revoked key, or a suspended account.",
+        what_to_do: "Send `Authorization: Bearer <key>` (or `X-API-Key`) with a live key; create a new key in the console if it was revoked.",
+    },
+    CodeInfo {
+        code: "subscription_expired",
+        status: 402,
+        when: "Sending, OTP or bulk after the subscription's `expires_at`.",
+        what_to_do: "Renew the subscription (GET /v1/account shows `expires_at`); reading and the rest of the API keep working.",
+    },
+    CodeInfo {
+        code: "not_found",
+        status: 404,
+        when: "No such path, or no such object in this account.",
+        what_to_do: "Check the path against the API reference and the id's prefix; ids of another account are never visible.",
+    },
+    CodeInfo {
+        code: "method_not_allowed",
+        status: 405,
+        when: "The path exists with other methods.",
+        what_to_do: "Use one of the methods the `Allow` header lists.",
+    },
+    CodeInfo {
+        code: "conflict",
+        status: 409,
+        when: "The request clashes with the current state (a reused Idempotency-Key with another body, a number already in the directory, cancelling a message a phone already has).",
+        what_to_do: "Read the current state (the message names it) and decide; retrying the same request gives the same answer.",
+    },
+    CodeInfo {
+        code: "queue_blocked",
+        status: 409,
+        when: "The account's queue is paused, or no paired phone is usable.",
+        what_to_do: "GET /v1/queue says why: resume it (POST /v1/queue/resume), or bring a phone online and enable it (console → Devices).",
+    },
+    CodeInfo {
+        code: "payload_too_large",
+        status: 413,
+        when: "The body exceeds the endpoint's limit (256 KiB; 16 MB for bulk and imports).",
+        what_to_do: "Send less per request: split a bulk send or an import into several.",
+    },
+    CodeInfo {
+        code: "invalid_device",
+        status: 422,
+        when: "`device_id` is not this account's, or the device is disabled.",
+        what_to_do: "Leave `device_id` out to let Relay choose, or pick an enabled device from GET /v1/devices.",
+    },
+    CodeInfo {
+        code: "invalid_webhook_url",
+        status: 422,
+        when: "A webhook URL that is malformed or resolves to a private address.",
+        what_to_do: "Use a public https:// URL (an operator with private receivers starts the server with --allow-private-webhooks).",
+    },
+    CodeInfo {
+        code: "unknown_event",
+        status: 422,
+        when: "A webhook subscription names an event type that does not exist.",
+        what_to_do: "Use the event types listed in the portal's Webhooks section, or [\"*\"] for all.",
+    },
+    CodeInfo {
+        code: "rate_limited",
+        status: 429,
+        when: "The key is over its plan's rate, or OTP sends to one number are too frequent.",
+        what_to_do: "Wait `Retry-After` seconds (also `error.retry_after`) and retry; spread traffic, or move to a larger plan.",
+    },
+    CodeInfo {
+        code: "internal",
+        status: 500,
+        when: "A failure on the server's side.",
+        what_to_do: "Retry later with the same Idempotency-Key; if it persists, give the operator the `X-Trace-Id` of the response.",
+    },
+    CodeInfo {
+        code: "unavailable",
+        status: 503,
+        when: "Storage is unreachable for the moment.",
+        what_to_do: "Retry after `Retry-After` (1 s) with the same Idempotency-Key, backing off.",
+    },
+    CodeInfo {
+        code: "not_ready",
+        status: 503,
+        when: "GET /v1/readiness: this account cannot carry traffic right now.",
+        what_to_do: "The message names each failing check (key, subscription, devices, queue): fix those, e.g. bring a phone online.",
+    },
+];
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -158,6 +267,89 @@ impl ResponseError for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One of every variant: a new variant must be added here (the match below will not compile
+    /// without it), and so to [`CODES`].
+    fn one_of_each() -> Vec<ApiError> {
+        let all = vec![
+            ApiError::Unauthorized("x".into()),
+            ApiError::SubscriptionExpired { expires_at: "x".into() },
+            ApiError::invalid("f", "x"),
+            ApiError::NotFound("x".into()),
+            ApiError::MethodNotAllowed { method: "PUT".into(), allow: vec!["GET".into()] },
+            ApiError::Conflict("x".into()),
+            ApiError::QueueBlocked("x".into()),
+            ApiError::RecipientOptedOut("x".into()),
+            ApiError::InvalidDevice("x".into()),
+            ApiError::Unprocessable { code: "invalid_webhook_url", message: "x".into(), field: "url" },
+            ApiError::RateLimited { retry_after: 1, limit: 1, window_secs: 1, scope: "x" },
+            ApiError::PayloadTooLarge { limit: 1 },
+            ApiError::Unavailable { detail: "x".into() },
+            ApiError::Internal { detail: "x".into() },
+        ];
+        for e in &all {
+            match e {
+                ApiError::Unauthorized(_)
+                | ApiError::SubscriptionExpired { .. }
+                | ApiError::InvalidRequest { .. }
+                | ApiError::NotFound(_)
+                | ApiError::MethodNotAllowed { .. }
+                | ApiError::Conflict(_)
+                | ApiError::QueueBlocked(_)
+                | ApiError::RecipientOptedOut(_)
+                | ApiError::InvalidDevice(_)
+                | ApiError::Unprocessable { .. }
+                | ApiError::RateLimited { .. }
+                | ApiError::PayloadTooLarge { .. }
+                | ApiError::Unavailable { .. }
+                | ApiError::Internal { .. } => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn every_error_code_has_a_row_with_its_status_and_advice() {
+        for e in one_of_each() {
+            let row = CODES.iter().find(|c| c.code == e.code());
+            let row = row.unwrap_or_else(|| panic!("{} has no row in CODES", e.code()));
+            assert_eq!(row.status, e.status_code().as_u16(), "{}", row.code);
+        }
+        for row in CODES {
+            assert!(row.when.len() > 10 && row.what_to_do.len() > 10, "{} needs `when` and `what_to_do`", row.code);
+            assert_eq!(CODES.iter().filter(|c| c.code == row.code).count(), 1, "{} twice", row.code);
+        }
+    }
+
+    /// Codes written as literals (for `Unprocessable`, and readiness's `not_ready`) are
+    /// found in the source, so a new one cannot miss the table.
+    #[test]
+    fn every_literal_error_code_in_the_source_has_a_row() {
+        fn scan(dir: &std::path::Path, found: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    scan(&path, found);
+                } else if path.extension().is_some_and(|x| x == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    let lines: Vec<&str> = text.lines().collect();
+                    for (i, line) in lines.iter().enumerate() {
+                        let context = lines[i.saturating_sub(2)..=i].join(" ");
+                        let is_error = context.contains("Unprocessable {") || context.contains("ErrorBody {");
+                        if let (true, Some(rest)) = (is_error, line.split("code: \"").nth(1)) {
+                            found.push(rest.split('"').next().unwrap().to_owned());
+                        }
+                    }
+                }
+            }
+        }
+        let mut found = Vec::new();
+        scan(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut found);
+        assert!(found.iter().any(|c| c == "unknown_event") && found.iter().any(|c| c == "not_ready"), "{found:?}");
+        for code in found {
+            assert!(CODES.iter().any(|c| c.code == code), "the literal error code {code} has no row in CODES");
+        }
+    }
 
     #[test]
     fn internal_details_stay_out_of_the_message() {

@@ -22,6 +22,7 @@ pub mod messages;
 pub mod metrics;
 pub mod otp;
 pub mod plans;
+pub mod portal;
 pub mod queue;
 pub mod ratelimit;
 pub mod recipients;

@@ -124,10 +124,12 @@ pub fn app(
             ApiError::InvalidRequest { message: format!("A query parameter is not acceptable: {e}."), field: None }
                 .into()
         }))
+        .app_data(web::Data::new(doc.clone()))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc))
         .route("/docs", web::get().to(|| async { redirect("/docs/") }))
         .route("/metrics", web::get().to(crate::metrics::scrape))
         .configure(crate::console::configure)
+        .configure(crate::portal::configure)
         .route("/", web::get().to(|| async { redirect("/docs/") }))
         .default_service(web::to(fallback))
         .wrap(from_fn(trace))
@@ -137,6 +139,7 @@ pub fn app(
 pub fn route_table(doc: &utoipa::openapi::OpenApi) -> RouteTable {
     let table = crate::console::PATHS
         .iter()
+        .chain(crate::portal::PATHS)
         .fold(RouteTable::from_openapi(doc), |t, (path, methods)| t.with_extra(path, methods));
     table
         .with_extra("/openapi.json", &["GET"])

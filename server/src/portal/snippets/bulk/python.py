@@ -1,0 +1,35 @@
+# One text to many numbers, filled per recipient: the answer carries the batch_id.
+# Standard library only. Needs RELAY_API_KEY in the environment.
+import json
+import os
+import urllib.error
+import urllib.request
+
+BASE_URL = "{{BASE_URL}}"
+
+
+def call(method, url, body=None, auth=True):
+    headers = {"Content-Type": "application/json"}
+    if auth:
+        headers["Authorization"] = f"Bearer {os.environ['RELAY_API_KEY']}"
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as res:
+            return json.load(res)
+    except urllib.error.HTTPError as err:  # errors are JSON too: {"ok": false, "error": {...}}
+        return json.load(err)
+
+
+answer = call(
+    "POST",
+    BASE_URL + "/v1/messages/bulk",
+    {
+        "message": "Hi {{name}}, your order {{order}} has shipped.",
+        "recipients": [
+            {"to": "+923001234567", "name": "Ali", "vars": {"order": "1043"}},
+            {"to": "+923007654321", "name": "Sara", "vars": {"order": "1044"}},
+        ],
+    },
+)
+print(json.dumps(answer))

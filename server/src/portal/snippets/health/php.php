@@ -1,0 +1,29 @@
+<?php
+// Liveness (public) and readiness (this account can send now: key, plan, phones, queue).
+// PHP with ext-curl. Needs RELAY_API_KEY in the environment.
+
+function relay(string $method, string $url, ?array $body = null, bool $auth = true): array
+{
+    $headers = ['Content-Type: application/json', 'Accept: application/json'];
+    if ($auth) {
+        $headers[] = 'Authorization: Bearer ' . getenv('RELAY_API_KEY');
+    }
+    $ch = curl_init($url);
+    curl_setopt_array($ch, [
+        CURLOPT_CUSTOMREQUEST => $method,
+        CURLOPT_HTTPHEADER => $headers,
+        CURLOPT_RETURNTRANSFER => true,
+    ]);
+    if ($body !== null) {
+        curl_setopt($ch, CURLOPT_POSTFIELDS, json_encode($body));
+    }
+    $answer = curl_exec($ch);
+    if ($answer === false) {
+        throw new RuntimeException(curl_error($ch));
+    }
+    curl_close($ch);
+    return json_decode($answer, true); // errors too: ['ok' => false, 'error' => [...]]
+}
+
+echo json_encode(relay('GET', '{{BASE_URL}}/v1/health', null, false)), PHP_EOL;
+echo json_encode(relay('GET', '{{BASE_URL}}/v1/readiness')), PHP_EOL;

@@ -1,0 +1,12 @@
+// Follow a message: its status, the phone that sent it, and its timeline.
+// npm install axios; RELAY_API_KEY=… node example.mjs
+import axios from "axios";
+
+const relay = axios.create({
+  baseURL: "{{BASE_URL}}/v1",
+  headers: { Authorization: `Bearer ${process.env.RELAY_API_KEY}` },
+  validateStatus: () => true, // read error answers ({ ok: false, error }) instead of throwing
+});
+
+const { data } = await relay.get(`/messages/${process.env.REQUEST_ID}`);
+console.log(JSON.stringify(data));

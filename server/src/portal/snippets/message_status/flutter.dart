@@ -1,0 +1,17 @@
+// Follow a message: its status, the phone that sent it, and its timeline.
+// Flutter or Dart with package:http (flutter pub add http).
+// Keep the API key on your server: a mobile app should call your backend, which calls Relay.
+import 'dart:convert';
+
+import 'package:http/http.dart' as http;
+
+const relayApiKey = String.fromEnvironment('RELAY_API_KEY');
+
+Future<void> main() async {
+  final response = await http.get(
+    Uri.parse('{{BASE_URL}}/v1/messages/${const String.fromEnvironment('REQUEST_ID')}'),
+    headers: {'Authorization': 'Bearer $relayApiKey'},
+  );
+  // Errors are JSON too: {'ok': false, 'error': {'code': …, 'message': …}}
+  print(response.body);
+}

@@ -1,0 +1,15 @@
+# Follow a message: its status, the phone that sent it, and its timeline.
+# Standard library only. Needs RELAY_API_KEY in the environment.
+require "json"
+require "net/http"
+
+def relay(request, auth: true)
+  request["Authorization"] = "Bearer #{ENV.fetch("RELAY_API_KEY")}" if auth
+  request["Content-Type"] = "application/json"
+  uri = request.uri
+  response = Net::HTTP.start(uri.hostname, uri.port, use_ssl: uri.scheme == "https") { |http| http.request(request) }
+  JSON.parse(response.body) # errors are JSON too: {"ok" => false, "error" => {...}}
+end
+
+request = Net::HTTP::Get.new(URI("{{BASE_URL}}/v1/messages/#{ENV.fetch("REQUEST_ID")}"))
+puts relay(request).to_json

@@ -1,0 +1,18 @@
+// Send a one-time code: the answer carries the otp_id to verify against.
+// Flutter or Dart with package:http (flutter pub add http).
+// Keep the API key on your server: a mobile app should call your backend, which calls Relay.
+import 'dart:convert';
+
+import 'package:http/http.dart' as http;
+
+const relayApiKey = String.fromEnvironment('RELAY_API_KEY');
+
+Future<void> main() async {
+  final response = await http.post(
+    Uri.parse('{{BASE_URL}}/v1/otp/send'),
+    headers: {'Authorization': 'Bearer $relayApiKey', 'Content-Type': 'application/json'},
+    body: jsonEncode({'to': '+923001234567', 'purpose': 'login', 'locale': 'en'}),
+  );
+  // Errors are JSON too: {'ok': false, 'error': {'code': …, 'message': …}}
+  print(response.body);
+}

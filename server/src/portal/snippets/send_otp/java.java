@@ -1,0 +1,22 @@
+// Send a one-time code: the answer carries the otp_id to verify against.
+// Java 11+ (text blocks: 15+), no libraries: RELAY_API_KEY=… java Example.java
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+
+public class SendOtp {
+    static final HttpClient HTTP = HttpClient.newHttpClient();
+
+    public static void main(String[] args) throws Exception {
+        String body = """
+            {"to": "+923001234567", "purpose": "login", "locale": "en"}""";
+        HttpRequest request = HttpRequest.newBuilder(URI.create("{{BASE_URL}}/v1/otp/send"))
+            .header("Authorization", "Bearer " + System.getenv("RELAY_API_KEY"))
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(body))
+            .build();
+        // Errors are JSON too: {"ok": false, "error": {"code": …, "message": …}}
+        System.out.println(HTTP.send(request, HttpResponse.BodyHandlers.ofString()).body());
+    }
+}

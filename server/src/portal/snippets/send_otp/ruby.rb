@@ -1,0 +1,16 @@
+# Send a one-time code: the answer carries the otp_id to verify against.
+# Standard library only. Needs RELAY_API_KEY in the environment.
+require "json"
+require "net/http"
+
+def relay(request, auth: true)
+  request["Authorization"] = "Bearer #{ENV.fetch("RELAY_API_KEY")}" if auth
+  request["Content-Type"] = "application/json"
+  uri = request.uri
+  response = Net::HTTP.start(uri.hostname, uri.port, use_ssl: uri.scheme == "https") { |http| http.request(request) }
+  JSON.parse(response.body) # errors are JSON too: {"ok" => false, "error" => {...}}
+end
+
+request = Net::HTTP::Post.new(URI("{{BASE_URL}}/v1/otp/send"))
+request.body = { to: "+923001234567", purpose: "login", locale: "en" }.to_json
+puts relay(request).to_json

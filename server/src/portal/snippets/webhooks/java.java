@@ -1,0 +1,22 @@
+// Subscribe an endpoint of yours to events: the answer shows its signing secret once.
+// Java 11+ (text blocks: 15+), no libraries: RELAY_API_KEY=… java Example.java
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+
+public class Webhooks {
+    static final HttpClient HTTP = HttpClient.newHttpClient();
+
+    public static void main(String[] args) throws Exception {
+        String body = """
+            {"url": "%s", "events": ["message.delivered", "message.failed"]}""".formatted(System.getenv("WEBHOOK_URL"));
+        HttpRequest request = HttpRequest.newBuilder(URI.create("{{BASE_URL}}/v1/webhooks"))
+            .header("Authorization", "Bearer " + System.getenv("RELAY_API_KEY"))
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(body))
+            .build();
+        // Errors are JSON too: {"ok": false, "error": {"code": …, "message": …}}
+        System.out.println(HTTP.send(request, HttpResponse.BodyHandlers.ofString()).body());
+    }
+}

@@ -54,9 +54,22 @@ pub enum StoreError {
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
     #[error("database error: {0}")]
-    Query(#[from] diesel::result::Error),
+    Query(diesel::result::Error),
     #[error("a database migration failed: {0}")]
     Migration(String),
+}
+
+impl From<diesel::result::Error> for StoreError {
+    /// A lost connection (PostgreSQL restarted or unreachable) is the database being
+    /// unavailable, answered 503 so clients retry, not a fault of the query.
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand, _)
+            | Error::BrokenTransactionManager => StoreError::Unavailable(e.to_string()),
+            e => StoreError::Query(e),
+        }
+    }
 }
 
 impl From<diesel::r2d2::PoolError> for StoreError {
@@ -130,6 +143,8 @@ pub struct Db {
     pool: DbPool,
     backend: Backend,
     writer: Writer,
+    /// Opens a connection in place of a dead pooled one (see [`heal`]).
+    manager: Manager,
     url: std::sync::Arc<str>,
 }
 
@@ -164,7 +179,8 @@ impl Db {
         // Migrate before the writer opens its connection, so it never sees an old schema.
         migrate(&pool)?;
         let writer = Writer::start(Manager { url: url.clone(), backend })?;
-        Ok(Db { pool, backend, writer, url: url.into() })
+        let manager = Manager { url: url.clone(), backend };
+        Ok(Db { pool, backend, writer, manager, url: url.into() })
     }
 
     /// The database's URL (for connections of their own, such as the PostgreSQL listener).
@@ -198,16 +214,33 @@ impl Db {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let pool = self.pool.clone();
+        let (pool, manager) = (self.pool.clone(), self.manager.clone());
         let joined = tokio::task::spawn_blocking(move || {
             let mut conn = pool.get().map_err(StoreError::from)?;
-            f(&mut conn)
+            let result = f(&mut conn);
+            if result.is_err() {
+                heal(&manager, &mut conn);
+            }
+            result
         })
         .await;
         match joined {
             Ok(result) => result,
             Err(e) => Err(StoreError::Unavailable(format!("storage task stopped: {e}")).into()),
         }
+    }
+}
+
+/// After a failed call: if the connection itself is dead (the database restarted), put a new
+/// one in its place, so the pool recovers at once instead of handing out dead connections
+/// until they age out. (The pool does not ping on checkout: that would cost every request.)
+fn heal(manager: &Manager, conn: &mut PooledConn) {
+    if manager.backend != Backend::Postgres || conn.ping().is_ok() {
+        return;
+    }
+    match manager.connect() {
+        Ok(fresh) => **conn = fresh,
+        Err(e) => tracing::debug!(error = %e, "the database is still unreachable"),
     }
 }
 

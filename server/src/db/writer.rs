@@ -151,7 +151,7 @@ fn reconnect(manager: &Manager, rx: &mut mpsc::UnboundedReceiver<Job>) -> DbConn
                 while rx.try_recv().is_ok() {}
                 tracing::warn!(error = %e, backend = ?manager.backend(), "the database writer cannot reconnect yet");
                 std::thread::sleep(delay);
-                delay = (delay * 2).min(Duration::from_secs(5));
+                delay = (delay * 2).min(Duration::from_secs(2));
             }
         }
     }

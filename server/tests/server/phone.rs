@@ -526,3 +526,65 @@ fn a_dead_instances_phone_goes_offline() {
         (device(&b, &key, &phone.device_id)["state"] == "offline").then_some(())
     });
 }
+
+mod postgres_goes_away_under_the_server {
+    #[test]
+    fn postgres() {
+        super::postgres_goes_away_under_the_server()
+    }
+}
+
+/// PostgreSQL goes away under a running server (a restart, a failover) and comes back:
+/// meanwhile every send is answered at once, 202 or 503 `unavailable` (never a 500, never a
+/// hang); the server recovers by itself; every accepted message is delivered, once.
+fn postgres_goes_away_under_the_server() {
+    let db = TestDb::new(Backend::Postgres);
+    let a = create_account(&db, "outage@example.com", "unlimited");
+    let mut link = FlakyLink::start(db.postgres_port());
+    let proxied = db.through(link.port);
+    let server = TestServer::start_with(&proxied, SERVE_ARGS);
+    let mut phone = TestDevice::pair(&server, &a.key, "Outage phone");
+    phone.run(&["--latency-ms", "10"]);
+    poll(Duration::from_secs(20), "the phone online", || {
+        (device(&server, &a.key, &phone.device_id)["state"] == "online").then_some(())
+    });
+    let mut accepted = Vec::new();
+    let mut send_one = |text: String| {
+        let reply = send(&server, &a.key, json!({"to": "+923001234567", "message": text}));
+        match reply.status {
+            202 => {
+                accepted.push((reply.json()["request_id"].as_str().unwrap().to_owned(), text));
+                true
+            }
+            503 => {
+                reply.assert_error(503, "unavailable");
+                false
+            }
+            other => panic!("a send during the outage answered {other}: {}", reply.text),
+        }
+    };
+    for i in 0..20 {
+        assert!(send_one(format!("before {i}")));
+    }
+    link.go_down();
+    let mut refused = 0;
+    for i in 0..10 {
+        let asked = Instant::now();
+        if !send_one(format!("during {i}")) {
+            refused += 1;
+        }
+        assert!(asked.elapsed() < Duration::from_secs(10), "answered without waiting for the database");
+    }
+    assert!(refused > 0, "the outage was noticed");
+    link.come_back();
+    let mut i = 0;
+    poll(Duration::from_secs(30), "sends accepted again", || {
+        i += 1;
+        send_one(format!("after {i}")).then_some(())
+    });
+    let n = accepted.len();
+    wait_all_final(&server, &a.key, n, Duration::from_secs(60));
+    assert_each_delivered_and_sent_once(&server, &a.key, &phone, &accepted);
+    let log = server.log();
+    assert!(!log.contains("status=500"), "no 500 answered: {log}");
+}

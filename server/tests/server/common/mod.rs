@@ -79,6 +79,24 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// The same PostgreSQL schema, reached through a relay on `port` (a [`FlakyLink`] to
+    /// PostgreSQL's port): its own data folder, and dropping it drops nothing.
+    pub fn through(&self, port: u16) -> TestDb {
+        let at = self.url.find('@').expect("a PostgreSQL URL with user@host");
+        let end = at + self.url[at..].find('/').expect("a database name");
+        let url = format!("{}@127.0.0.1:{port}{}", &self.url[..at], &self.url[end..]);
+        TestDb { backend: self.backend, url, dir: tempfile::tempdir().unwrap(), schema: None }
+    }
+
+    /// PostgreSQL's port in this database's URL.
+    pub fn postgres_port(&self) -> u16 {
+        let at = self.url.find('@').expect("a PostgreSQL URL with user@host");
+        let host = &self.url[at + 1..at + self.url[at..].find('/').expect("a database name")];
+        host.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or(5432)
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some(schema) = &self.schema
@@ -618,6 +636,8 @@ pub struct FlakyLink {
     pub port: u16,
     live: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// While set, new connections are closed at once: the far end is down.
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
     cuts: usize,
 }
 
@@ -629,13 +649,17 @@ impl FlakyLink {
         let port = listener.local_addr().unwrap().port();
         let live = std::sync::Arc::new(std::sync::Mutex::new(Vec::<std::net::TcpStream>::new()));
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (live2, stop2) = (live.clone(), stop.clone());
+        let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (live2, stop2, down2) = (live.clone(), stop.clone(), down.clone());
         std::thread::spawn(move || {
             for inbound in listener.incoming() {
                 if stop2.load(Ordering::SeqCst) {
                     return;
                 }
                 let Ok(inbound) = inbound else { continue };
+                if down2.load(Ordering::SeqCst) {
+                    continue;
+                }
                 let Ok(outbound) = std::net::TcpStream::connect(("127.0.0.1", upstream_port)) else { continue };
                 let _ = inbound.set_nodelay(true);
                 let _ = outbound.set_nodelay(true);
@@ -655,7 +679,7 @@ impl FlakyLink {
                 }
             }
         });
-        FlakyLink { port, live, stop, cuts: 0 }
+        FlakyLink { port, live, stop, down, cuts: 0 }
     }
 
     /// The device link's URL through this relay.
@@ -674,6 +698,17 @@ impl FlakyLink {
 
     pub fn cuts(&self) -> usize {
         self.cuts
+    }
+
+    /// The far end goes down: live connections are cut and new ones closed at once.
+    pub fn go_down(&mut self) {
+        self.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.cut();
+    }
+
+    /// The far end is back.
+    pub fn come_back(&mut self) {
+        self.down.store(false, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

@@ -75,9 +75,9 @@ fn row(lang: Lang, s: &Search, r: &RecipientView) -> Markup {
             td { bdi { (r.name) } }
             td {
                 @if revealed {
-                    bdi.number data-revealed="true" { (r.phone) } " " a href=(link(s, "")) { (t.hide_number) }
+                    bdi.number dir="ltr" data-revealed="true" { (r.phone) } " " a href=(link(s, "")) { (t.hide_number) }
                 } @else {
-                    bdi.number { (mask(&r.phone)) } " " a href=(link(s, &r.id)) { (t.show_number) }
+                    bdi.number dir="ltr" { (mask(&r.phone)) } " " a href=(link(s, &r.id)) { (t.show_number) }
                 }
             }
             td { @for tag in &r.tags { code { (tag) } " " } }

@@ -2,8 +2,9 @@
 //! sign in, pair a simulated phone from the QR page and see it come online without a reload,
 //! watch a message reach delivered, find a recipient by an Urdu name, read a webhook attempt
 //! log and ask for its secret and a test event, follow the messages list to delivered, add and
-//! import recipients (each row's outcome), export them, see the queue's chart, switch to Urdu. `scripts/test.sh` installs the npm
-//! package and skips this loudly when Chromium or Node is missing (a failure in CI).
+//! import recipients (each row's outcome), export them, see the queue's chart, switch to Urdu.
+//! `scripts/test.sh` installs the npm package and skips this loudly when Chromium or Node is
+//! missing (a failure in CI).
 //! Screenshots land in `target/console-screenshots/`.
 
 use std::io::{BufRead, BufReader, Write};

@@ -115,6 +115,80 @@ pub async fn view(state: &AppState, account: crate::accounts::Account) -> Result
         .await
 }
 
+/// Hours the health chart covers.
+pub const HEALTH_HOURS: i64 = 24;
+/// Failure reasons the health page ranks.
+const TOP_REASONS: usize = 10;
+
+/// One clock hour (UTC) of the health chart.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HourFigures {
+    /// The hour's start.
+    #[schema(value_type = String, example = "2026-03-14T12:00:00Z")]
+    pub hour: time::Timestamp,
+    pub sent: i64,
+    pub failed: i64,
+}
+
+/// A failure code with how often it happened.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FailureReason {
+    #[schema(example = "generic_failure")]
+    pub code: String,
+    pub count: i64,
+    /// One of its reasons in words.
+    pub example: Option<String>,
+}
+
+/// The queue's last day: sent and failed per hour, oldest first, and why messages failed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueHealth {
+    pub ok: bool,
+    /// Exactly 24 hours, the current (partial) one last.
+    pub hours: Vec<HourFigures>,
+    /// Failure codes over the same 24 hours, most frequent first (at most 10).
+    pub failure_reasons: Vec<FailureReason>,
+}
+
+/// Sent and failed per hour over the last 24 hours, and the failure reasons ranked.
+#[utoipa::path(
+    tag = "queue",
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "The last day of the queue.", body = QueueHealth))
+)]
+#[get("/v1/queue/health")]
+pub async fn get_queue_health(caller: Caller, state: web::Data<AppState>) -> Result<web::Json<QueueHealth>, ApiError> {
+    Ok(web::Json(health(&state, &caller.account.id).await?))
+}
+
+/// The queue's last day, for the API and the console's chart.
+pub async fn health(state: &AppState, account_id: &str) -> Result<QueueHealth, ApiError> {
+    use chrono::Timelike;
+    let now = time::now();
+    let this_hour = now.date().and_hms_opt(now.hour(), 0, 0).unwrap_or(now);
+    let first = this_hour - chrono::Duration::hours(HEALTH_HOURS - 1);
+    let account_id = account_id.to_owned();
+    let (sent, failed, reasons) = state
+        .db
+        .run(move |conn| -> Result<_, ApiError> {
+            let (sent, failed) = messages::hourly(conn, &account_id, first)?;
+            let reasons = messages::failure_reasons(conn, &account_id, first, TOP_REASONS)?;
+            Ok((sent, failed, reasons))
+        })
+        .await?;
+    let count = |rows: &[messages::HourCount], hour: &str| rows.iter().find(|r| r.hour == hour).map_or(0, |r| r.n);
+    let hours = (0..HEALTH_HOURS)
+        .map(|i| {
+            let start = first + chrono::Duration::hours(i);
+            let key = start.format("%Y-%m-%d %H:00:00").to_string();
+            HourFigures { hour: time::Timestamp(start), sent: count(&sent, &key), failed: count(&failed, &key) }
+        })
+        .collect();
+    let failure_reasons =
+        reasons.into_iter().map(|(code, count, example)| FailureReason { code, count, example }).collect();
+    Ok(QueueHealth { ok: true, hours, failure_reasons })
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PauseRequest {

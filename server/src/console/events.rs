@@ -1,7 +1,8 @@
 //! Live updates for open console pages: a server-sent event stream that sends the account's
-//! devices whenever their state changes (`event: devices`) and, for a message page, that
-//! message's status and timeline (`event: message`). A page without JavaScript still works;
-//! with it, device states, the pairing page and message pages update without reloading.
+//! devices whenever their state changes (`event: devices`), for a message page that
+//! message's status and timeline (`event: message`), and for the messages list the status of
+//! each message shown (`event: statuses`). A page without JavaScript still works; with it,
+//! device states, the pairing page, message pages and the list update without reloading.
 
 use std::time::Duration;
 
@@ -47,10 +48,23 @@ async fn message(state: &AppState, account_id: &str, id: &str) -> Option<Message
     Some(MessageState { request_id: m.request_id, status: m.status.as_str(), events: m.events.unwrap_or_default() })
 }
 
+#[derive(Debug, PartialEq, Serialize)]
+struct StatusOf {
+    request_id: String,
+    status: String,
+}
+
+async fn statuses(state: &AppState, account_id: &str, ids: &[String]) -> Option<Vec<StatusOf>> {
+    let found = messages::statuses(state, account_id.to_owned(), ids.to_vec()).await.ok()?;
+    Some(found.into_iter().map(|(request_id, status)| StatusOf { request_id, status }).collect())
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct Watch {
     /// A message page also follows its message.
     message: Option<String>,
+    /// The messages list follows the messages it shows (comma-separated request ids).
+    messages: Option<String>,
 }
 
 struct Cursor {
@@ -59,6 +73,8 @@ struct Cursor {
     last: Option<Vec<DeviceState>>,
     message: Option<String>,
     last_message: Option<MessageState>,
+    list: Vec<String>,
+    last_list: Option<Vec<StatusOf>>,
     ticks: u32,
 }
 
@@ -68,12 +84,23 @@ pub async fn stream(
     watch: web::Query<Watch>,
 ) -> Result<HttpResponse, ConsoleError> {
     let session = session?;
+    let watch = watch.into_inner();
+    let list: Vec<String> = watch
+        .messages
+        .unwrap_or_default()
+        .split(',')
+        .filter(|id| !id.is_empty())
+        .take(messages::MAX_FOLLOWED)
+        .map(str::to_owned)
+        .collect();
     let cursor = Cursor {
         state,
         account_id: session.account.id,
         last: None,
-        message: watch.into_inner().message,
+        message: watch.message,
         last_message: None,
+        list,
+        last_list: None,
         ticks: 0,
     };
     let events = stream::unfold(cursor, |mut c| async move {
@@ -100,6 +127,14 @@ pub async fn stream(
                 let data = serde_json::to_string(&now).unwrap_or_default();
                 frame.push_str(&format!("event: message\ndata: {data}\n\n"));
                 c.last_message = Some(now);
+            }
+            if !c.list.is_empty()
+                && let Some(now) = statuses(&c.state, &c.account_id, &c.list).await
+                && c.last_list.as_ref() != Some(&now)
+            {
+                let data = serde_json::to_string(&now).unwrap_or_default();
+                frame.push_str(&format!("event: statuses\ndata: {data}\n\n"));
+                c.last_list = Some(now);
             }
             if !frame.is_empty() {
                 return Some((Ok::<_, actix_web::Error>(Bytes::from(frame)), c));

@@ -53,8 +53,8 @@ fn search_form(lang: Lang, s: &Search) -> Markup {
                 }
             }
             input type="text" name="batch_id" value=(s.batch_id) placeholder="bat_…" aria-label="batch_id";
-            input type="datetime-local" name="since" value=(s.since) aria-label="since";
-            input type="datetime-local" name="until" value=(s.until) aria-label="until";
+            input type="datetime-local" name="since" value=(s.since) aria-label=(t.since) title=(t.since);
+            input type="datetime-local" name="until" value=(s.until) aria-label=(t.until) title=(t.until);
             button type="submit" { (t.search) }
         }
     }

@@ -32,12 +32,17 @@ pub const PATHS: &[(&str, &[&str])] = &[
     ("/console/devices/{device_id}", &["POST"]),
     ("/console/messages", &["GET"]),
     ("/console/messages/{request_id}", &["GET"]),
-    ("/console/recipients", &["GET"]),
+    ("/console/recipients", &["GET", "POST"]),
+    ("/console/recipients/import", &["POST"]),
+    ("/console/recipients/export", &["GET"]),
+    ("/console/recipients/{recipient_id}", &["GET", "POST"]),
     ("/console/queue", &["GET", "POST"]),
     ("/console/keys", &["GET", "POST"]),
     ("/console/keys/{key_id}/revoke", &["POST"]),
     ("/console/webhooks", &["GET"]),
     ("/console/webhooks/{webhook_id}", &["GET"]),
+    ("/console/webhooks/{webhook_id}/{action}", &["POST"]),
+    ("/console/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", &["POST"]),
     ("/console/events", &["GET"]),
     ("/console/assets/console.js", &["GET"]),
 ];
@@ -56,6 +61,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/console/messages", web::get().to(messages::list))
         .route("/console/messages/{request_id}", web::get().to(messages::show))
         .route("/console/recipients", web::get().to(recipients::list))
+        .route("/console/recipients", web::post().to(recipients::create))
+        // Literal segments before `{recipient_id}`.
+        .route("/console/recipients/import", web::post().to(recipients::upload))
+        .route("/console/recipients/export", web::get().to(recipients::export))
+        .route("/console/recipients/{recipient_id}", web::get().to(recipients::edit))
+        .route("/console/recipients/{recipient_id}", web::post().to(recipients::update))
         .route("/console/queue", web::get().to(queue::show))
         .route("/console/queue", web::post().to(queue::switch))
         .route("/console/keys", web::get().to(keys::list))
@@ -63,6 +74,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/console/keys/{key_id}/revoke", web::post().to(keys::revoke))
         .route("/console/webhooks", web::get().to(webhooks::list))
         .route("/console/webhooks/{webhook_id}", web::get().to(webhooks::show))
+        .route("/console/webhooks/{webhook_id}/{action}", web::post().to(webhooks::act))
+        .route("/console/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", web::post().to(webhooks::redeliver))
         .route("/console/events", web::get().to(events::stream))
         .route(
             "/console/assets/console.js",

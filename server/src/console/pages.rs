@@ -54,6 +54,7 @@ pub fn layout(lang: Lang, title: &str, session: Option<(&Account, &str, Nav)>, b
                         a href="/console/webhooks" aria-current=[(nav == Nav::Webhooks).then_some("page")] { (t.webhooks) }
                         a href="/console/keys" aria-current=[(nav == Nav::Keys).then_some("page")] { (t.api_keys) }
                     }
+                    a href="/portal" { (t.developer_portal) }
                     a href="/docs/" { (t.api_reference) }
                     a href={ "?lang=" (other.code()) } hreflang=(other.code()) lang=(other.code()) { (other.texts().name) }
                     @if let Some((account, csrf, _)) = session {
@@ -135,6 +136,17 @@ pub fn dashboard(lang: Lang, account: &Account, csrf: &str, progress: &Progress)
 /// A page that only says what went wrong.
 pub fn problem(lang: Lang, message: &str) -> Markup {
     layout(lang, lang.texts().console, None, html! { div.card { p.error role="alert" { (message) } } })
+}
+
+/// A problem in the reader's words, with the API's own sentence (in English, naming the
+/// field or line) beneath.
+pub fn problem_detail(lang: Lang, message: &str, detail: &str) -> Markup {
+    layout(
+        lang,
+        lang.texts().console,
+        None,
+        html! { div.card { p.error role="alert" { (message) } p { small lang="en" dir="ltr" { (detail) } } } },
+    )
 }
 
 pub fn lang_cookie(lang: Lang) -> actix_web::cookie::Cookie<'static> {

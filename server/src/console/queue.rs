@@ -12,7 +12,7 @@ use super::auth::Session;
 use super::i18n::Lang;
 use super::pages::{self, Nav};
 use super::routes::{Signed, api_failure, page, see_other};
-use crate::queue::{self as api, QueueView};
+use crate::queue::{self as api, QueueHealth, QueueView};
 use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize)]
@@ -23,7 +23,7 @@ pub struct SwitchForm {
     action: String,
 }
 
-fn queue_page(lang: Lang, session: &Session, q: &QueueView) -> Markup {
+fn queue_page(lang: Lang, session: &Session, q: &QueueView, health: &QueueHealth) -> Markup {
     let t = lang.texts();
     let csrf = session.csrf_token();
     let counts = [
@@ -71,14 +71,84 @@ fn queue_page(lang: Lang, session: &Session, q: &QueueView) -> Markup {
                 }
                 @for w in &q.warnings { p.error role="alert" { bdi { (w.message) } } }
             }
+            div.card {
+                h2 { (t.last_day) }
+                (chart(lang, health))
+                h2 { (t.failure_reasons) }
+                @if health.failure_reasons.is_empty() {
+                    p #no-failures { (t.no_failures) }
+                } @else {
+                    table #failure-reasons {
+                        thead { tr { th { (t.failure) } th { (t.count) } th { (t.example) } } }
+                        tbody {
+                            @for r in &health.failure_reasons {
+                                tr data-reason=(r.code) {
+                                    td { code { (r.code) } }
+                                    td.count { (r.count) }
+                                    td { @if let Some(e) = &r.example { bdi { (e) } } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         },
     )
 }
 
+/// Chart geometry, in SVG user units.
+const CHART_W: i64 = 720;
+const CHART_H: i64 = 180;
+const AXIS: i64 = 20;
+
+/// Sent and failed per hour as grouped bars: drawn here as SVG (no script, no library), with
+/// each bar's figures in its `<title>` for a hover and for screen readers.
+fn chart(lang: Lang, health: &QueueHealth) -> Markup {
+    let t = lang.texts();
+    let top = health.hours.iter().map(|h| h.sent.max(h.failed)).max().unwrap_or(0).max(1);
+    let slot = CHART_W / health.hours.len().max(1) as i64;
+    let bar = (slot - 6) / 2;
+    let plot = CHART_H - AXIS;
+    let height = |n: i64| n * (plot - 10) / top;
+    let label = format!("{}: {} / {}", t.last_day, lang.status("sent"), lang.status("failed"));
+    html! {
+        figure.chart {
+            // Time runs left to right in either language.
+            svg #hourly-chart viewBox={ "0 0 " (CHART_W) " " (CHART_H) } role="img" aria-label=(label)
+                xmlns="http://www.w3.org/2000/svg" direction="ltr" {
+                line x1="0" y1=(plot) x2=(CHART_W) y2=(plot) stroke="#8a93a3" {}
+                text x="2" y="10" font-size="10" fill="#555" { (top) }
+                @for (i, h) in health.hours.iter().enumerate() {
+                    @let x = i as i64 * slot + 3;
+                    @let hour = h.hour.0.format("%H:00").to_string();
+                    g.hour data-hour=(h.hour.rfc3339()) data-sent=(h.sent) data-failed=(h.failed) {
+                        title { (hour) " UTC — " (lang.status("sent")) " " (h.sent) ", " (lang.status("failed")) " " (h.failed) }
+                        rect.sent x=(x) y=(plot - height(h.sent)) width=(bar) height=(height(h.sent)) fill="#2f6fde" {}
+                        rect.failed x=(x + bar) y=(plot - height(h.failed)) width=(bar) height=(height(h.failed)) fill="#c62828" {}
+                        @if i % 6 == 0 {
+                            text x=(x) y=(CHART_H - 5) font-size="10" fill="#555" { (hour) }
+                        }
+                    }
+                }
+            }
+            figcaption {
+                span.key style="color:#2f6fde" { "■ " } (lang.status("sent")) " "
+                span.key style="color:#c62828" { "■ " } (lang.status("failed")) " · " (t.hours_utc)
+            }
+        }
+    }
+}
+
 pub async fn show(signed: Signed, state: web::Data<AppState>) -> HttpResponse {
     let Signed { lang, session } = signed;
-    match api::view(&state, session.account.clone()).await {
-        Ok(q) => page(StatusCode::OK, lang, queue_page(lang, &session, &q)),
+    let both = async {
+        Ok::<_, crate::error::ApiError>((
+            api::view(&state, session.account.clone()).await?,
+            api::health(&state, &session.account.id).await?,
+        ))
+    };
+    match both.await {
+        Ok((q, health)) => page(StatusCode::OK, lang, queue_page(lang, &session, &q, &health)),
         Err(e) => api_failure(lang, &e, None),
     }
 }

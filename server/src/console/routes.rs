@@ -62,14 +62,24 @@ pub(super) fn failure(lang: Lang, e: &ConsoleError) -> HttpResponse {
     }
 }
 
-/// An API error met by a console page. `invalid`: the page's own words for a refused input;
-/// without them, the API's sentence (which names the field) is shown.
+/// An API error met by a console page. `invalid`: the page's own words for a refused input,
+/// shown above the API's sentence (which names the field or the file's line).
 pub(super) fn api_failure(lang: Lang, e: &ApiError, invalid: Option<&str>) -> HttpResponse {
     let t = lang.texts();
     match e {
         ApiError::NotFound(_) => page(StatusCode::NOT_FOUND, lang, pages::problem(lang, t.not_found)),
-        ApiError::InvalidRequest { message, .. } => {
-            page(StatusCode::UNPROCESSABLE_ENTITY, lang, pages::problem(lang, invalid.unwrap_or(message)))
+        ApiError::InvalidRequest { message, .. } | ApiError::Unprocessable { message, .. } => {
+            let markup = match invalid {
+                Some(words) => pages::problem_detail(lang, words, message),
+                None => pages::problem_detail(lang, t.not_accepted, message),
+            };
+            page(StatusCode::UNPROCESSABLE_ENTITY, lang, markup)
+        }
+        ApiError::Conflict(message) => {
+            page(StatusCode::CONFLICT, lang, pages::problem_detail(lang, t.conflict, message))
+        }
+        ApiError::PayloadTooLarge { .. } => {
+            page(StatusCode::PAYLOAD_TOO_LARGE, lang, pages::problem_detail(lang, t.not_accepted, &e.to_string()))
         }
         _ => {
             tracing::warn!(error = %e, "console request failed");

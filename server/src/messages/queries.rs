@@ -2,10 +2,11 @@
 //! win) plus its event row, in one transaction.
 
 use chrono::{Duration, NaiveDateTime};
-use diesel::dsl::{count_star, min};
+use diesel::dsl::{count_star, max, min};
 use diesel::prelude::*;
 
 use super::models::{Event, Message, Status};
+use crate::db::bulk::{Cell, Sql};
 use crate::db::schema::{devices, message_events, messages};
 use crate::db::{DbConnection, write_transaction};
 use crate::ids::{IdKind, new_id};
@@ -444,6 +445,75 @@ pub fn figures(conn: &mut DbConnection, account_id: &str) -> QueryResult<QueueFi
         .select(count_star())
         .first(conn)?;
     Ok(QueueFigures { counts, oldest_queued, sent_last_hour, failed_last_hour })
+}
+
+/// Messages counted in one clock hour (UTC), `hour` as `YYYY-MM-DD HH:00:00`.
+#[derive(Debug, Clone, PartialEq, Eq, diesel::QueryableByName)]
+pub struct HourCount {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub hour: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub n: i64,
+}
+
+/// Per clock hour since `since`: messages sent (`sent_at`), and messages that failed
+/// (`finished_at` of those whose status is `failed`). One GROUP BY each, over the
+/// `(account_id, sent_at)` and `(account_id, status, finished_at)` indexes.
+pub fn hourly(
+    conn: &mut DbConnection,
+    account_id: &str,
+    since: NaiveDateTime,
+) -> QueryResult<(Vec<HourCount>, Vec<HourCount>)> {
+    let by_hour = |conn: &mut DbConnection, column: &str, failed: bool| {
+        let mut sql = Sql::new(conn);
+        let hour = if sql.is_postgres() {
+            format!("to_char(date_trunc('hour', {column}), 'YYYY-MM-DD HH24:00:00')")
+        } else {
+            format!("strftime('%Y-%m-%d %H:00:00', {column})")
+        };
+        sql.push(&format!("SELECT {hour} AS hour, COUNT(*) AS n FROM messages WHERE account_id = "))
+            .bind(Cell::Text(account_id.to_owned()));
+        if failed {
+            sql.push(" AND status = ").bind(Cell::Text(Status::Failed.as_str().to_owned()));
+        }
+        sql.push(&format!(" AND {column} >= ")).bind(Cell::Time(since)).push(" GROUP BY 1 ORDER BY 1");
+        sql.load::<HourCount>(conn)
+    };
+    Ok((by_hour(conn, "sent_at", false)?, by_hour(conn, "finished_at", true)?))
+}
+
+/// Why messages failed since `since`: each failure code with how often, most frequent first,
+/// and one of its reasons in words.
+pub fn failure_reasons(
+    conn: &mut DbConnection,
+    account_id: &str,
+    since: NaiveDateTime,
+    limit: usize,
+) -> QueryResult<Vec<(String, i64, Option<String>)>> {
+    let mut rows: Vec<(Option<String>, i64, Option<String>)> = messages::table
+        .filter(messages::account_id.eq(account_id))
+        .filter(messages::status.eq(Status::Failed.as_str()))
+        .filter(messages::finished_at.ge(since))
+        .group_by(messages::failure_code)
+        .select((messages::failure_code, count_star(), max(messages::failure_reason)))
+        .load(conn)?;
+    // Few distinct codes: ranking them here keeps the SQL the same on both backends.
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(rows
+        .into_iter()
+        .take(limit)
+        .map(|(code, n, reason)| (code.unwrap_or_else(|| "unknown".into()), n, reason))
+        .collect())
+}
+
+/// The status of each of `ids` that belongs to the account (the console's live list).
+pub fn statuses(conn: &mut DbConnection, account_id: &str, ids: &[String]) -> QueryResult<Vec<(String, String)>> {
+    messages::table
+        .filter(messages::account_id.eq(account_id))
+        .filter(messages::id.eq_any(ids))
+        .select((messages::id, messages::status))
+        .order(messages::id)
+        .load(conn)
 }
 
 /// Accounts with queued work, for the dispatcher's sweep.

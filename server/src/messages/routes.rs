@@ -349,6 +349,19 @@ pub async fn full_view(state: &AppState, account_id: String, id: String) -> Resu
         .ok_or_else(|| ApiError::NotFound("This account has no message with that request id.".into()))
 }
 
+/// How many messages one live list may follow.
+pub const MAX_FOLLOWED: usize = 100;
+
+/// The current status of each of the account's messages among `ids` (others are left out).
+pub async fn statuses(
+    state: &AppState,
+    account_id: String,
+    mut ids: Vec<String>,
+) -> Result<Vec<(String, String)>, ApiError> {
+    ids.truncate(MAX_FOLLOWED);
+    state.db.run(move |conn| queries::statuses(conn, &account_id, &ids).map_err(ApiError::from)).await
+}
+
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]

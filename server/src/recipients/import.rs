@@ -61,6 +61,8 @@ pub struct RejectedRow {
 pub struct Parsed {
     pub rows: Vec<Recipient>,
     pub rejected: Vec<RejectedRow>,
+    /// The line of each of `rows`, in the same order.
+    pub lines: Vec<u64>,
     /// Whether the file had a tags / locale column (else stored values stay on update).
     pub replace: Replace,
 }
@@ -141,6 +143,7 @@ pub fn parse(bytes: &[u8], account: &Account) -> Result<Parsed, Malformed> {
             continue;
         }
         seen.insert(phone.clone(), line);
+        parsed.lines.push(line);
         let (tags, tag_key) = tag_fields(&tags);
         parsed.rows.push(Recipient {
             id: new_id(IdKind::Recipient),
@@ -225,24 +228,91 @@ pub async fn import_recipients(
         }
         body.extend_from_slice(&chunk);
     }
-    let account = caller.account;
-    let parsed = web::block(move || parse(&body, &account).map(|p| (p, account)))
+    let outcome = import(&state, caller.account, body.freeze().to_vec()).await?;
+    let rejected_rows: Vec<RejectedRow> = outcome
+        .rows
+        .into_iter()
+        .filter_map(|r| match r.outcome {
+            RowOutcome::Rejected(reason) => Some(RejectedRow { line: r.line, phone: r.phone, reason }),
+            _ => None,
+        })
+        .collect();
+    Ok(web::Json(ImportResponse {
+        ok: true,
+        created: outcome.created,
+        updated: outcome.updated,
+        rejected: rejected_rows.len(),
+        rejected_rows,
+    }))
+}
+
+/// What became of one row of an imported file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowOutcome {
+    Created,
+    Updated,
+    Rejected(String),
+}
+
+/// One row of an imported file and its outcome.
+#[derive(Debug, Clone)]
+pub struct RowResult {
+    pub line: u64,
+    /// The name as stored, for rows that were imported.
+    pub name: Option<String>,
+    /// The number as stored (or as written, for a rejected row).
+    pub phone: Option<String>,
+    pub outcome: RowOutcome,
+}
+
+/// An import's counts and every row's outcome, in file order.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOutcome {
+    pub created: usize,
+    pub updated: usize,
+    pub rows: Vec<RowResult>,
+}
+
+/// Reads `bytes` as CSV and stores its good rows in one transaction (the API's import and
+/// the console's upload). A malformed file is refused whole with `invalid_request`.
+pub async fn import(state: &AppState, account: Account, bytes: Vec<u8>) -> Result<ImportOutcome, ApiError> {
+    if bytes.len() > MAX_BYTES {
+        return Err(ApiError::PayloadTooLarge { limit: MAX_BYTES });
+    }
+    let parsed = web::block(move || parse(&bytes, &account).map(|p| (p, account)))
         .await
         .map_err(|e| ApiError::Internal { detail: format!("import task stopped: {e}") })?;
     let (parsed, account) = parsed.map_err(|e| ApiError::InvalidRequest { message: e.to_string(), field: None })?;
-    let Parsed { rows, rejected: rejected_rows, replace } = parsed;
+    let Parsed { rows, rejected, lines, replace } = parsed;
     let account_id = account.id;
-    let (created, updated) = state
+    let (rows, existing) = state
         .db
-        .write(move |conn| -> Result<(usize, usize), ApiError> {
+        .write(move |conn| -> Result<_, ApiError> {
             let phones: Vec<&str> = rows.iter().map(|r| r.phone.as_str()).collect();
             let existing = queries::existing_numbers(conn, &account_id, &phones)?;
             queries::upsert_many(conn, &rows, replace)?;
-            Ok((rows.len() - existing.len(), existing.len()))
+            Ok((rows, existing))
         })
         .await?;
-    tracing::info!(created, updated, rejected = rejected_rows.len(), "recipients imported");
-    Ok(web::Json(ImportResponse { ok: true, created, updated, rejected: rejected_rows.len(), rejected_rows }))
+    let updated = existing.len();
+    let created = rows.len() - updated;
+    let mut results: Vec<RowResult> = rows
+        .into_iter()
+        .zip(lines)
+        .map(|(r, line)| {
+            let outcome = if existing.contains(&r.phone) { RowOutcome::Updated } else { RowOutcome::Created };
+            RowResult { line, name: Some(r.name), phone: Some(r.phone), outcome }
+        })
+        .chain(rejected.into_iter().map(|r| RowResult {
+            line: r.line,
+            name: None,
+            phone: r.phone,
+            outcome: RowOutcome::Rejected(r.reason),
+        }))
+        .collect();
+    results.sort_by_key(|r| r.line);
+    tracing::info!(created, updated, rejected = results.len() - created - updated, "recipients imported");
+    Ok(ImportOutcome { created, updated, rows: results })
 }
 
 /// The directory as CSV: `id,name,phone,tags,locale,opted_out_at,created_at`, oldest first,
@@ -254,16 +324,21 @@ pub async fn import_recipients(
 )]
 #[get("/v1/recipients/export")]
 pub async fn export_recipients(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let account_id = caller.account.id;
-    let rows = state.db.run(move |conn| queries::all(conn, &account_id).map_err(ApiError::from)).await?;
-    let csv = web::block(move || write_csv(&rows))
-        .await
-        .map_err(|e| ApiError::Internal { detail: format!("export task stopped: {e}") })?
-        .map_err(|e| ApiError::Internal { detail: format!("export failed: {e}") })?;
+    let csv = export(&state, &caller.account.id).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((header::CONTENT_DISPOSITION, "attachment; filename=\"recipients.csv\""))
         .body(csv))
+}
+
+/// The account's directory as CSV (the API's export and the console's download).
+pub async fn export(state: &AppState, account_id: &str) -> Result<Vec<u8>, ApiError> {
+    let account_id = account_id.to_owned();
+    let rows = state.db.run(move |conn| queries::all(conn, &account_id).map_err(ApiError::from)).await?;
+    web::block(move || write_csv(&rows))
+        .await
+        .map_err(|e| ApiError::Internal { detail: format!("export task stopped: {e}") })?
+        .map_err(|e| ApiError::Internal { detail: format!("export failed: {e}") })
 }
 
 fn write_csv(rows: &[Recipient]) -> Result<Vec<u8>, csv::Error> {

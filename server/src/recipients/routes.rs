@@ -39,7 +39,7 @@ pub struct CreateRecipient {
     pub metadata: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateRecipient {
     pub name: Option<String>,
@@ -199,17 +199,22 @@ pub async fn create_recipient(
     state: web::Data<AppState>,
     body: ApiJson<CreateRecipient>,
 ) -> Result<HttpResponse, ApiError> {
-    let recipient = build(&caller.account, &body.into_inner())?;
-    let recipient = state
-        .db
-        .write(move |conn| -> Result<Recipient, ApiError> {
-            store_new(conn, &recipient)?;
-            Ok(recipient)
-        })
-        .await?;
+    let recipient = create(&state, &caller.account, &body.into_inner()).await?;
     Ok(HttpResponse::Created()
         .insert_header((actix_web::http::header::LOCATION, format!("/v1/recipients/{}", recipient.id)))
-        .json(recipient.view()))
+        .json(recipient))
+}
+
+/// Adds a recipient (the API and the console).
+pub async fn create(state: &AppState, account: &Account, req: &CreateRecipient) -> Result<RecipientView, ApiError> {
+    let recipient = build(account, req)?;
+    state
+        .db
+        .write(move |conn| -> Result<RecipientView, ApiError> {
+            store_new(conn, &recipient)?;
+            Ok(recipient.view())
+        })
+        .await
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -297,9 +302,14 @@ pub async fn get_recipient(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<web::Json<RecipientView>, ApiError> {
-    let (account_id, id) = (caller.account.id, path.into_inner());
+    Ok(web::Json(get(&state, &caller.account.id, path.into_inner()).await?))
+}
+
+/// One of the account's recipients, or 404 (the API and the console).
+pub async fn get(state: &AppState, account_id: &str, id: String) -> Result<RecipientView, ApiError> {
+    let account_id = account_id.to_owned();
     let found = state.db.run(move |conn| queries::get(conn, &account_id, &id).map_err(ApiError::from)).await?;
-    found.map(|r| web::Json(r.view())).ok_or_else(not_found)
+    found.map(|r| r.view()).ok_or_else(not_found)
 }
 
 /// Changes a recipient; also how a recipient is opted out (`{"opted_out": true}`) or back in.
@@ -320,15 +330,23 @@ pub async fn update_recipient(
     path: web::Path<String>,
     body: ApiJson<UpdateRecipient>,
 ) -> Result<web::Json<RecipientView>, ApiError> {
-    let req = body.into_inner();
-    let account = caller.account;
+    Ok(web::Json(update(&state, &caller.account, path.into_inner(), body.into_inner()).await?))
+}
+
+/// Changes one of the account's recipients (the API and the console).
+pub async fn update(
+    state: &AppState,
+    account: &Account,
+    id: String,
+    req: UpdateRecipient,
+) -> Result<RecipientView, ApiError> {
     let name = req
         .name
         .as_deref()
         .map(check_name)
         .transpose()
         .map_err(|e| ApiError::invalid("name", format!("Field `name`: {e}.")))?;
-    let phone = req.phone.as_deref().map(|p| number(&account, p)).transpose()?;
+    let phone = req.phone.as_deref().map(|p| number(account, p)).transpose()?;
     let tags = req
         .tags
         .as_deref()
@@ -342,7 +360,7 @@ pub async fn update_recipient(
         .transpose()
         .map_err(|e| ApiError::invalid("locale", format!("Field `locale`: {e}.")))?;
     let metadata = req.metadata.as_ref().map(check_metadata).transpose()?;
-    let (account_id, id) = (account.id, path.into_inner());
+    let account_id = account.id.clone();
     let updated = state
         .db
         .write(move |conn| -> Result<Recipient, ApiError> {
@@ -379,7 +397,7 @@ pub async fn update_recipient(
             }
         })
         .await?;
-    Ok(web::Json(updated.view()))
+    Ok(updated.view())
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -100,7 +100,8 @@ pub struct EndpointView {
     pub previous_secret_expires_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
-    /// The signing secret: shown only when created or rotated. Only its encrypted form is stored.
+    /// The signing secret: shown only when created, rotated or asked for
+    /// (`GET /v1/webhooks/{webhook_id}/secret`). Only its encrypted form is stored.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")]
     pub secret: Option<String>,

@@ -265,7 +265,13 @@ pub async fn rotate_secret(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<web::Json<EndpointResponse>, ApiError> {
-    let (account_id, id) = (caller.account.id, path.into_inner());
+    Ok(web::Json(EndpointResponse { ok: true, webhook: rotate(&state, &caller.account.id, path.into_inner()).await? }))
+}
+
+/// Replaces an endpoint's signing secret (the previous one signs on for a day): the endpoint
+/// with its new secret, for the API and the console.
+pub async fn rotate(state: &AppState, account_id: &str, id: String) -> Result<super::models::EndpointView, ApiError> {
+    let account_id = account_id.to_owned();
     let secret = new_signing_secret();
     let new_enc = state.webhook_key.encrypt(&id, &secret);
     let now = time::now();
@@ -285,7 +291,39 @@ pub async fn rotate_secret(
         .await?
         .ok_or_else(not_found)?;
     tracing::info!(webhook_id = %updated.id, "webhook secret rotated");
-    Ok(web::Json(EndpointResponse { ok: true, webhook: updated.view(Some(secret), now) }))
+    Ok(updated.view(Some(secret), now))
+}
+
+/// The endpoint with its current signing secret, to set up or check a receiver.
+#[utoipa::path(
+    tag = "webhooks",
+    security(("bearer" = []), ("api_key" = [])),
+    params(("webhook_id" = String, Path, description = "The `whk_…` id.")),
+    responses((status = 200, description = "The endpoint with its `secret`.", body = EndpointResponse))
+)]
+#[get("/v1/webhooks/{webhook_id}/secret")]
+pub async fn get_secret(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<web::Json<EndpointResponse>, ApiError> {
+    Ok(web::Json(EndpointResponse { ok: true, webhook: reveal(&state, &caller.account.id, path.into_inner()).await? }))
+}
+
+/// An endpoint with its signing secret decrypted (the API and the console's reveal).
+pub async fn reveal(state: &AppState, account_id: &str, id: String) -> Result<super::models::EndpointView, ApiError> {
+    let account_id = account_id.to_owned();
+    let found = state
+        .db
+        .run(move |conn| queries::find_endpoint(conn, &account_id, &id).map_err(ApiError::from))
+        .await?
+        .ok_or_else(not_found)?;
+    let secret = state
+        .webhook_key
+        .decrypt(&found.id, &found.secret_enc)
+        .map_err(|e| ApiError::Internal { detail: format!("cannot read the webhook secret: {e}") })?;
+    tracing::info!(webhook_id = %found.id, "webhook secret revealed");
+    Ok(found.view(Some(secret), time::now()))
 }
 
 /// Sends a `webhook.test` event to this endpoint now.
@@ -304,8 +342,14 @@ pub async fn test_webhook(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account_id, id) = (caller.account.id, path.into_inner());
-    let (event_id, delivery_id) = state
+    let (event_id, delivery_id) = send_test(&state, &caller.account.id, path.into_inner()).await?;
+    Ok(HttpResponse::Accepted().json(TestEventResponse { ok: true, event_id, delivery_id }))
+}
+
+/// Queues a `webhook.test` event for the endpoint: its event and delivery ids.
+pub async fn send_test(state: &AppState, account_id: &str, id: String) -> Result<(String, String), ApiError> {
+    let account_id = account_id.to_owned();
+    let ids = state
         .db
         .write(move |conn| -> Result<(String, String), ApiError> {
             let endpoint = queries::find_endpoint(conn, &account_id, &id)?.ok_or_else(not_found)?;
@@ -316,7 +360,7 @@ pub async fn test_webhook(
         })
         .await?;
     WAKE.notify_one();
-    Ok(HttpResponse::Accepted().json(TestEventResponse { ok: true, event_id, delivery_id }))
+    Ok(ids)
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -422,12 +466,18 @@ pub async fn retry_delivery(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account_id, id) = (caller.account.id, path.into_inner());
+    redeliver(&state, &caller.account.id, path.into_inner()).await?;
+    Ok(HttpResponse::Accepted().json(OkResponse { ok: true }))
+}
+
+/// Makes a delivery due now (the API's retry and the console's redeliver).
+pub async fn redeliver(state: &AppState, account_id: &str, id: String) -> Result<(), ApiError> {
+    let account_id = account_id.to_owned();
     let done = state.db.write(move |conn| queries::redeliver(conn, &account_id, &id).map_err(ApiError::from)).await?;
     match done {
         Redeliver::Queued => {
             WAKE.notify_one();
-            Ok(HttpResponse::Accepted().json(OkResponse { ok: true }))
+            Ok(())
         }
         Redeliver::InFlight => {
             Err(ApiError::Conflict("An attempt of this delivery is in flight; try again in a moment.".into()))

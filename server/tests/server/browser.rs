@@ -1,8 +1,10 @@
 //! The console in headless Chromium (Debian's `chromium`, driven by playwright-core from npm):
 //! sign in, pair a simulated phone from the QR page and see it come online without a reload,
 //! watch a message reach delivered, find a recipient by an Urdu name, read a webhook attempt
-//! log, switch to Urdu. `scripts/test.sh` installs the npm
-//! package and skips this loudly when Chromium or Node is missing (a failure in CI).
+//! log and ask for its secret and a test event, follow the messages list to delivered, add and
+//! import recipients (each row's outcome), export them, see the queue's chart, switch to Urdu.
+//! `scripts/test.sh` installs the npm package and skips this loudly when Chromium or Node is
+//! missing (a failure in CI).
 //! Screenshots land in `target/console-screenshots/`.
 
 use std::io::{BufRead, BufReader, Write};
@@ -62,6 +64,11 @@ fn the_console_works_in_a_real_browser() {
     assert_eq!(sent.status, 202, "{}", sent.text);
     writeln!(to_script, "{}", sent.json()["request_id"].as_str().unwrap()).unwrap();
     assert_eq!(next(), "DELIVERED");
+    let body = json!({"to": "+923001234567", "message": "Seen in the list"}).to_string();
+    let sent = server.send("POST", "/v1/messages", Some(&account.key), Some(&body));
+    assert_eq!(sent.status, 202, "{}", sent.text);
+    writeln!(to_script, "{}", sent.json()["request_id"].as_str().unwrap()).unwrap();
+    assert_eq!(next(), "LISTED");
     assert_eq!(next(), "DONE");
     assert!(script.wait().unwrap().success(), "the browser script failed");
     for page in [
@@ -70,10 +77,15 @@ fn the_console_works_in_a_real_browser() {
         "pairing",
         "devices",
         "message",
+        "messages",
         "recipients",
+        "recipients-import",
         "webhook-log",
+        "queue",
         "message-ur",
         "dashboard-ur",
+        "queue-ur",
+        "recipients-ur",
     ] {
         assert!(shots.join(format!("{page}.png")).is_file(), "no screenshot of {page}");
     }

@@ -658,3 +658,445 @@ fn the_queue_is_watched_paused_and_resumed_from_the_console(backend: Backend) {
     assert_eq!(other.post("/console/queue", &[("csrf", &other_token), ("action", "pause")]).status, 303);
     assert_eq!(send().status, 202);
 }
+
+both_backends!(
+    queue_health_is_charted_per_hour_with_failures_ranked,
+    webhook_secrets_tests_and_redelivery_from_the_console,
+    recipients_are_added_edited_imported_and_exported,
+    another_account_reaches_nothing,
+    stored_names_are_escaped_wherever_they_appear,
+);
+
+/// A message as the message path leaves it: sent at `sent_ago`, or failed `failed_ago` with
+/// `code` (hours before now).
+fn seed_message(db: &TestDb, account_id: &str, sent_ago: Option<i64>, failed: Option<(i64, &str)>) {
+    use diesel::prelude::*;
+    use relay_server::db::schema::messages;
+    let store = relay_server::db::Db::open(&db.url).unwrap();
+    let mut conn = store.conn().unwrap();
+    let now = chrono::Utc::now().naive_utc();
+    let ago = |h: i64| now - chrono::Duration::minutes(h * 60);
+    let status = match (sent_ago, failed) {
+        (_, Some(_)) => "failed",
+        (Some(_), None) => "sent",
+        (None, None) => "queued",
+    };
+    diesel::insert_into(messages::table)
+        .values((
+            messages::id.eq(format!("req_{}", ulid::Ulid::new())),
+            messages::account_id.eq(account_id),
+            messages::to_number.eq("+923001234567"),
+            messages::body.eq("seeded"),
+            messages::priority.eq(1i16),
+            messages::status.eq(status),
+            messages::encoding.eq("gsm7"),
+            messages::segments.eq(1),
+            messages::attempts.eq(1),
+            messages::failure_code.eq(failed.map(|(_, c)| c)),
+            messages::failure_reason.eq(failed.map(|(_, c)| format!("the network said {c}"))),
+            messages::expires_at.eq(now + chrono::Duration::hours(1)),
+            messages::queued_at.eq(ago(sent_ago.or(failed.map(|f| f.0)).unwrap_or(0))),
+            messages::sent_at.eq(sent_ago.map(ago)),
+            messages::finished_at.eq(failed.map(|(h, _)| ago(h))),
+            messages::updated_at.eq(now),
+        ))
+        .execute(&mut *conn)
+        .unwrap();
+}
+
+/// The clock hour of `hours` ago, as the API writes it.
+fn hour_of(hours: i64) -> String {
+    let at = chrono::Utc::now() - chrono::Duration::minutes(hours * 60);
+    at.format("%Y-%m-%dT%H:00:00Z").to_string()
+}
+
+fn queue_health_is_charted_per_hour_with_failures_ranked(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db);
+    let (account, mut browser) = signed_in(&server, &db, "health@example.com");
+    let (other, _) = signed_in(&server, &db, "health-other@example.com");
+    for _ in 0..3 {
+        seed_message(&db, &account.id, Some(2), None);
+    }
+    seed_message(&db, &account.id, Some(5), None);
+    for _ in 0..3 {
+        seed_message(&db, &account.id, None, Some((2, "generic_failure")));
+    }
+    seed_message(&db, &account.id, None, Some((5, "no_service")));
+    // Older than the chart's day, and another account's: neither is counted.
+    seed_message(&db, &account.id, Some(30), None);
+    seed_message(&db, &account.id, None, Some((30, "radio_off")));
+    seed_message(&db, &other.id, Some(2), None);
+    seed_message(&db, &other.id, None, Some((2, "radio_off")));
+
+    let health = server.get("/v1/queue/health", Some(&account.key)).json();
+    let hours = health["hours"].as_array().unwrap();
+    assert_eq!(hours.len(), 24);
+    let at = |h: i64| hours.iter().find(|x| x["hour"] == hour_of(h).as_str()).unwrap_or_else(|| panic!("{health}"));
+    assert_eq!((at(2)["sent"].as_i64(), at(2)["failed"].as_i64()), (Some(3), Some(3)), "{health}");
+    assert_eq!((at(5)["sent"].as_i64(), at(5)["failed"].as_i64()), (Some(1), Some(1)), "{health}");
+    let total: i64 = hours.iter().map(|h| h["sent"].as_i64().unwrap() + h["failed"].as_i64().unwrap()).sum();
+    assert_eq!(total, 8, "{health}");
+    let reasons: Vec<(&str, i64)> = health["failure_reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["code"].as_str().unwrap(), r["count"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(reasons, [("generic_failure", 3), ("no_service", 1)]);
+
+    // The page draws the same figures: one bar group per hour, the reasons in rank order.
+    let page = browser.get("/console/queue");
+    assert_eq!(page.status, 200);
+    assert!(page.html.contains(r#"<svg id="hourly-chart""#), "{}", page.html);
+    assert_eq!(page.html.matches(r#"<g class="hour""#).count(), 24);
+    let group = format!(r#"data-hour="{}" data-sent="3" data-failed="3""#, hour_of(2));
+    assert!(page.html.contains(&group), "{group} in {}", page.html);
+    let first = page.html.find(r#"data-reason="generic_failure""#).unwrap();
+    let second = page.html.find(r#"data-reason="no_service""#).unwrap();
+    assert!(first < second);
+    assert!(!page.html.contains("radio_off"));
+    let urdu = browser.get("/console/queue?lang=ur");
+    assert!(urdu.html.contains("ناکامی کی وجوہات") && urdu.html.contains(r#"dir="rtl""#));
+}
+
+fn webhook_secrets_tests_and_redelivery_from_the_console(backend: Backend) {
+    use crate::common::receiver::{Answer, Receiver};
+    let db = TestDb::new(backend);
+    let server = TestServer::start_with(&db, &["--allow-private-webhooks", "--unsafe-test-webhook-schedule-ms", "200"]);
+    let (account, mut browser) = signed_in(&server, &db, "hook-forms@example.com");
+    let receiver = Receiver::start(0);
+    receiver.answer(Answer::Status(418, "<b>short and stout</b>".into()));
+    let created =
+        server.send("POST", "/v1/webhooks", Some(&account.key), Some(&json!({"url": receiver.url()}).to_string()));
+    assert_eq!(created.status, 201, "{}", created.text);
+    let id = created.json()["webhook"]["id"].as_str().unwrap().to_owned();
+    let first_secret = created.json()["webhook"]["secret"].as_str().unwrap().to_owned();
+    let api_secret =
+        || server.get(&format!("/v1/webhooks/{id}/secret"), Some(&account.key)).json()["webhook"]["secret"].clone();
+
+    let page = browser.get(&format!("/console/webhooks/{id}"));
+    assert!(!page.html.contains(&first_secret), "the secret is not on the page until asked for");
+    let token = Browser::csrf_of(&page, &format!("/console/webhooks/{id}/secret"));
+
+    // Reveal, and a refused reveal shows nothing.
+    let forged = browser.post(&format!("/console/webhooks/{id}/secret"), &[("csrf", "forged")]);
+    assert_eq!(forged.status, 403);
+    assert!(!forged.html.contains(&first_secret));
+    let shown = browser.post(&format!("/console/webhooks/{id}/secret"), &[("csrf", &token)]);
+    assert_eq!(shown.status, 200);
+    assert_eq!(attribute_text(&shown.html, r#"<code id="webhook-secret">"#), first_secret);
+
+    // Rotate: a refused form changes nothing; the real one gives a new secret the API agrees on.
+    assert_eq!(browser.post(&format!("/console/webhooks/{id}/rotate"), &[]).status, 403);
+    assert_eq!(api_secret(), first_secret.as_str());
+    let rotated = browser.post(&format!("/console/webhooks/{id}/rotate"), &[("csrf", &token)]);
+    assert_eq!(rotated.status, 200);
+    let new_secret = attribute_text(&rotated.html, r#"<code id="webhook-secret">"#);
+    assert!(new_secret.starts_with("whsec_") && new_secret != first_secret, "{new_secret}");
+    assert_eq!(api_secret(), new_secret.as_str());
+
+    // A test event: the attempt log shows the receiver's status and (escaped) body.
+    assert_eq!(browser.post(&format!("/console/webhooks/{id}/test"), &[("csrf", "nope")]).status, 403);
+    let sent = browser.post(&format!("/console/webhooks/{id}/test"), &[("csrf", &token)]);
+    assert_eq!((sent.status, sent.location.as_deref()), (303, Some(format!("/console/webhooks/{id}").as_str())));
+    let log = poll_page(&mut browser, &format!("/console/webhooks/{id}"), |html| {
+        html.contains(r#"<td class="http">418</td>"#)
+    });
+    assert!(log.contains("&lt;b&gt;short and stout&lt;/b&gt;") && !log.contains("<b>short"), "{log}");
+    assert_eq!(receiver.received().len(), 1);
+    let delivery = attribute(&log, "data-delivery");
+    let event_id = receiver.received()[0].header("webhook-id").to_owned();
+
+    // Redeliver by hand: the same event again, now answered 200.
+    receiver.answer(Answer::Status(200, "thanks".into()));
+    let again = format!("/console/webhooks/{id}/deliveries/{delivery}/redeliver");
+    assert_eq!(browser.post(&again, &[("csrf", "nope")]).status, 403);
+    assert_eq!(browser.post(&again, &[("csrf", &token)]).status, 303);
+    let log = poll_page(&mut browser, &format!("/console/webhooks/{id}"), |html| {
+        html.contains(r#"<td class="http">200</td>"#)
+    });
+    assert!(log.contains("thanks") && log.contains(r#"data-status="delivered""#), "{log}");
+    assert_eq!(receiver.with_id(&event_id).len(), 2);
+}
+
+/// A `multipart/form-data` body as a browser sends a file upload: (content type, body).
+fn multipart(csrf: &str, file: &str) -> (String, Vec<u8>) {
+    let boundary = "----relayconsoleboundary7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n").as_bytes(),
+    );
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"people.csv\"\r\nContent-Type: text/csv\r\n\r\n{file}\r\n--{boundary}--\r\n"
+        )
+        .as_bytes(),
+    );
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+impl Browser {
+    fn upload(&mut self, path: &str, csrf: &str, file: &str) -> Page {
+        let (content_type, body) = multipart(csrf, file);
+        let res = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .unwrap();
+        self.take(res)
+    }
+}
+
+fn recipient_count(server: &TestServer, key: &str) -> usize {
+    server.get("/v1/recipients", Some(key)).json()["recipients"].as_array().unwrap().len()
+}
+
+fn recipients_are_added_edited_imported_and_exported(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db);
+    let (account, mut browser) = signed_in(&server, &db, "people@example.com");
+    let list = browser.get("/console/recipients");
+    let token = Browser::csrf_of(&list, "/console/recipients");
+
+    // Add: a refused form adds nobody; a bad number is refused with the API's reason.
+    let form = |csrf: &'static str| {
+        [("csrf", csrf), ("name", "محمد علی"), ("phone", "+92 300 1234567"), ("tags", "Lahore, vip"), ("locale", "ur")]
+    };
+    assert_eq!(browser.post("/console/recipients", &form("forged")).status, 403);
+    assert_eq!(recipient_count(&server, &account.key), 0);
+    let bad = browser.post("/console/recipients", &[("csrf", &token), ("name", "X"), ("phone", "12")]);
+    assert_eq!(bad.status, 422, "{}", bad.html);
+    let fields = [
+        ("csrf", token.as_str()),
+        ("name", "محمد علی"),
+        ("phone", "+92 300 1234567"),
+        ("tags", "Lahore, vip"),
+        ("locale", "ur"),
+    ];
+    let added = browser.post("/console/recipients", &fields);
+    assert_eq!(added.status, 303, "{}", added.html);
+    let edit_path = added.location.clone().unwrap();
+    let id = edit_path.rsplit('/').next().unwrap().to_owned();
+    let api = server.get(&format!("/v1/recipients/{id}"), Some(&account.key)).json();
+    assert_eq!((api["name"].as_str(), api["phone"].as_str()), (Some("محمد علی"), Some("+923001234567")));
+    assert_eq!(api["tags"], json!(["lahore", "vip"]));
+    let dup = browser.post("/console/recipients", &fields);
+    assert_eq!(dup.status, 409, "the same number twice: {}", dup.html);
+
+    // Edit: the form is filled in; saving changes what the API reads, opt-out included.
+    let edit = browser.get(&edit_path);
+    assert_eq!(edit.status, 200);
+    assert!(edit.html.contains(r#"value="+923001234567""#) && edit.html.contains(r#"value="lahore, vip""#));
+    let saved = browser.post(
+        &edit_path,
+        &[
+            ("csrf", &token),
+            ("name", "Ali Khan"),
+            ("phone", "+923001234567"),
+            ("tags", "karachi"),
+            ("locale", "en"),
+            ("opted_out", "on"),
+        ],
+    );
+    assert_eq!(saved.status, 303, "{}", saved.html);
+    let api = server.get(&format!("/v1/recipients/{id}"), Some(&account.key)).json();
+    assert_eq!((api["name"].as_str(), api["locale"].as_str()), (Some("Ali Khan"), Some("en")));
+    assert_eq!(api["tags"], json!(["karachi"]));
+    assert!(api["opted_out_at"].is_string(), "{api}");
+
+    // Import: every row's outcome, in file order.
+    let file = "name,phone,tags\nZara,+92 300 7654321,vip\nAli again,+923001234567,\nBad number,12,\nZara twin,+92 300 7654321,\n";
+    let refused = browser.upload("/console/recipients/import", "forged", file);
+    assert_eq!(refused.status, 403);
+    assert_eq!(recipient_count(&server, &account.key), 1, "a refused upload imports nothing");
+    let report = browser.upload("/console/recipients/import", &token, file);
+    assert_eq!(report.status, 200, "{}", report.html);
+    for (line, outcome) in [(2, "created"), (3, "updated"), (4, "rejected"), (5, "rejected")] {
+        let row = format!(r#"<tr data-line="{line}" data-outcome="{outcome}">"#);
+        assert!(report.html.contains(&row), "{row} in {}", report.html);
+    }
+    assert!(report.html.contains("duplicate: the same number as line 2"), "{}", report.html);
+    assert_eq!(recipient_count(&server, &account.key), 2);
+    // A file that is not a directory is refused whole, with the reason.
+    let malformed = browser.upload("/console/recipients/import", &token, "name,number\nA,1\n");
+    assert_eq!(malformed.status, 422);
+    assert!(malformed.html.contains("no `phone` column"), "{}", malformed.html);
+
+    // Export: the directory as CSV, the same bytes as the API's.
+    let export = browser.get("/console/recipients/export");
+    assert_eq!(export.status, 200);
+    assert!(export.html.starts_with("id,name,phone,tags,locale,opted_out_at,created_at"), "{}", export.html);
+    assert!(export.html.contains("Zara,+923007654321,vip") && export.html.contains("Ali again"), "{}", export.html);
+    let api_csv = crate::common::http_client()
+        .get(format!("{}/v1/recipients/export", server.url))
+        .bearer_auth(&account.key)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert_eq!(export.html, api_csv);
+}
+
+fn another_account_reaches_nothing(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start_with(&db, &["--allow-private-webhooks"]);
+    let (a, _) = signed_in(&server, &db, "owner@example.com");
+    let (_, mut b) = signed_in(&server, &db, "intruder@example.com");
+    crate::common::add_online_device(&db, &a.id);
+    let device = server.get("/v1/devices", Some(&a.key)).json()["devices"][0]["id"].as_str().unwrap().to_owned();
+    let message = server.send(
+        "POST",
+        "/v1/messages",
+        Some(&a.key),
+        Some(&json!({"to": "+923001234567", "message": "private"}).to_string()),
+    );
+    let message = message.json()["request_id"].as_str().unwrap().to_owned();
+    let hook =
+        server.send("POST", "/v1/webhooks", Some(&a.key), Some(&json!({"url": "http://127.0.0.1:9/hook"}).to_string()));
+    let hook_id = hook.json()["webhook"]["id"].as_str().unwrap().to_owned();
+    let hook_secret = hook.json()["webhook"]["secret"].as_str().unwrap().to_owned();
+    let recipient = server.send(
+        "POST",
+        "/v1/recipients",
+        Some(&a.key),
+        Some(&json!({"name": "Owner's friend", "phone": "+923001112223"}).to_string()),
+    );
+    let recipient = recipient.json()["id"].as_str().unwrap().to_owned();
+    let token = Browser::csrf(&b.get("/console"));
+
+    // Pages: 404, never the owner's data.
+    for path in [
+        format!("/console/messages/{message}"),
+        format!("/console/webhooks/{hook_id}"),
+        format!("/console/recipients/{recipient}"),
+    ] {
+        let page = b.get(&path);
+        assert_eq!(page.status, 404, "{path}: {}", page.html);
+        assert!(!page.html.contains("private") && !page.html.contains("Owner"), "{path}");
+    }
+    // Actions: 404, and nothing changed.
+    let forms: Vec<(String, Vec<(&str, &str)>)> = vec![
+        (format!("/console/devices/{device}"), vec![("action", "rename"), ("name", "Taken")]),
+        (format!("/console/devices/{device}"), vec![("action", "unpair")]),
+        (format!("/console/webhooks/{hook_id}/secret"), vec![]),
+        (format!("/console/webhooks/{hook_id}/rotate"), vec![]),
+        (format!("/console/webhooks/{hook_id}/test"), vec![]),
+        (format!("/console/recipients/{recipient}"), vec![("name", "Taken"), ("phone", "+923009998887")]),
+        (format!("/console/keys/{}/revoke", a.key_id), vec![]),
+    ];
+    for (path, fields) in forms {
+        let mut form = vec![("csrf", token.as_str())];
+        form.extend(fields);
+        let page = b.post(&path, &form);
+        assert_eq!(page.status, 404, "{path}: {}", page.html);
+        assert!(!page.html.contains(&hook_secret), "{path}");
+    }
+    let deliveries = server.get(&format!("/v1/webhooks/{hook_id}/deliveries"), Some(&a.key)).json();
+    let delivery = b.post(
+        &format!("/console/webhooks/{hook_id}/deliveries/whd_01JDX4Q7ZK3V8J5B6N2M9R0T1W/redeliver"),
+        &[("csrf", &token)],
+    );
+    assert_eq!(delivery.status, 404);
+    assert_eq!(deliveries["deliveries"].as_array().unwrap().len(), 0, "no test event was queued");
+    assert_eq!(server.get(&format!("/v1/devices/{device}"), Some(&a.key)).json()["name"], "Relay Device 1");
+    assert_eq!(server.get(&format!("/v1/recipients/{recipient}"), Some(&a.key)).json()["name"], "Owner's friend");
+    assert_eq!(
+        server.get(&format!("/v1/webhooks/{hook_id}/secret"), Some(&a.key)).json()["webhook"]["secret"],
+        hook_secret.as_str()
+    );
+    assert_eq!(server.get("/v1/account", Some(&a.key)).status, 200, "the key is not revoked");
+    // Lists and the live stream show only B's own (empty) things.
+    for path in ["/console/devices", "/console/messages", "/console/recipients", "/console/webhooks", "/console/keys"] {
+        let page = b.get(path);
+        for theirs in [device.as_str(), message.as_str(), hook_id.as_str(), recipient.as_str(), a.key_id.as_str()] {
+            assert!(!page.html.contains(theirs), "{path} shows {theirs}");
+        }
+    }
+    let mut events = BufReader::new(
+        b.http
+            .get(format!("{}/console/events?messages={message}", server.url))
+            .header("cookie", b.cookie_header())
+            .timeout(Duration::from_secs(30))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(next_named_event(&mut events, "devices"), json!([]));
+    assert_eq!(next_named_event(&mut events, "statuses"), json!([]), "another account's message is not followed");
+}
+
+fn stored_names_are_escaped_wherever_they_appear(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db);
+    let (account, mut browser) = signed_in(&server, &db, "xss-names@example.com");
+    let script = "<script>alert(1)</script>";
+    let img = r#""><img src=x onerror=alert(2)>"#;
+    let recipient = server.send(
+        "POST",
+        "/v1/recipients",
+        Some(&account.key),
+        Some(&json!({"name": script, "phone": "+923001234567"}).to_string()),
+    );
+    assert_eq!(recipient.status, 201, "{}", recipient.text);
+    let recipient = recipient.json()["id"].as_str().unwrap().to_owned();
+    let mut phone = TestDevice::pair(&server, &account.key, img);
+    phone.run(&["--latency-ms", "20"]);
+    let sent = server.send(
+        "POST",
+        "/v1/messages",
+        Some(&account.key),
+        Some(&json!({"to": "+923001234567", "message": script}).to_string()),
+    );
+    let request_id = sent.json()["request_id"].as_str().unwrap().to_owned();
+    poll_page(&mut browser, &format!("/console/messages/{request_id}"), |html| {
+        html.contains(r#"data-state="delivered""#)
+    });
+    let token = Browser::csrf(&browser.get("/console"));
+    let imported = browser.upload(
+        "/console/recipients/import",
+        &token,
+        &format!("name,phone\n\"{}\",+923007654321\n", img.replace('"', "\"\"")),
+    );
+    assert_eq!(imported.status, 200, "{}", imported.html);
+
+    let pages = [
+        browser.get("/console/devices"),
+        browser.get("/console/messages"),
+        browser.get(&format!("/console/messages/{request_id}")),
+        browser.get("/console/recipients"),
+        browser.get(&format!("/console/recipients/{recipient}")),
+        browser.get("/console/recipients?q=alert"),
+        imported,
+    ];
+    for page in &pages {
+        assert_eq!(page.status, 200);
+        assert!(!page.html.contains(script) && !page.html.contains("<img src=x"), "{}", page.html);
+    }
+    assert!(pages[0].html.contains("&quot;&gt;&lt;img src=x onerror=alert(2)&gt;"), "{}", pages[0].html);
+    assert!(
+        pages[1].html.contains("&quot;&gt;&lt;img src=x onerror=alert(2)&gt;"),
+        "the device column: {}",
+        pages[1].html
+    );
+    assert!(pages[3].html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{}", pages[3].html);
+    assert!(pages[6].html.contains("&quot;&gt;&lt;img src=x onerror=alert(2)&gt;"), "{}", pages[6].html);
+    // The live stream carries names as JSON data, and the script only ever writes text.
+    let mut events = BufReader::new(
+        browser
+            .http
+            .get(format!("{}/console/events", server.url))
+            .header("cookie", browser.cookie_header())
+            .timeout(Duration::from_secs(30))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(next_named_event(&mut events, "devices")[0]["name"], img);
+    let js = browser.get("/console/assets/console.js").html;
+    for sink in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("] {
+        assert!(!js.contains(sink), "console.js uses {sink}");
+    }
+    assert!(js.contains("textContent"));
+}

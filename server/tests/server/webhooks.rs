@@ -475,12 +475,19 @@ fn a_rotated_secret_signs_alongside_the_old_one(backend: Backend) {
     let server = TestServer::start_with(&db, ARGS);
     let receiver = Receiver::start(0);
     let (webhook_id, old) = create_webhook(&server, &a.key, json!({"url": receiver.url()}));
+    // The current secret can be read again, by its own account only.
+    let secret_of = |key: &str| server.get(&format!("/v1/webhooks/{webhook_id}/secret"), Some(key));
+    assert_eq!(secret_of(&a.key).json()["webhook"]["secret"], old.as_str());
+    let b = create_account(&db, "rotate-other@example.com", "standard");
+    secret_of(&b.key).assert_error(404, "not_found");
     let reply = server.send("POST", &format!("/v1/webhooks/{webhook_id}/rotate-secret"), Some(&a.key), None);
     assert_eq!(reply.status, 200, "{}", reply.text);
     let w = reply.json()["webhook"].clone();
     let new = w["secret"].as_str().unwrap().to_owned();
     assert_ne!(new, old);
     assert!(w["previous_secret_expires_at"].is_string(), "{w}");
+    assert_eq!(secret_of(&a.key).json()["webhook"]["secret"], new.as_str());
+    assert!(server.get(&format!("/v1/webhooks/{webhook_id}"), Some(&a.key)).json()["webhook"]["secret"].is_null());
 
     let (event_id, _) = send_test_event(&server, &a.key, &webhook_id);
     let r = poll(Duration::from_secs(20), "the test event", || receiver.with_id(&event_id).into_iter().next());

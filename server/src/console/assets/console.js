@@ -1,12 +1,21 @@
 // Live state for the console's pages, from /console/events (server-sent events): device
-// states, the pairing page's "phone connected", and a message page's status and timeline.
+// states, the pairing page's "phone connected", a message page's status and timeline, and
+// the status of each message in the messages list.
 // Pages work without it. Only textContent is written: text people typed never becomes markup.
 (function () {
   "use strict";
   if (!window.EventSource) return;
   var page = document.querySelector("[data-live-message]");
   var url = "/console/events";
-  if (page) url += "?message=" + encodeURIComponent(page.getAttribute("data-live-message"));
+  if (page) {
+    url += "?message=" + encodeURIComponent(page.getAttribute("data-live-message"));
+  } else {
+    var listed = [];
+    document.querySelectorAll("[data-message-status]").forEach(function (cell) {
+      listed.push(cell.getAttribute("data-message-status"));
+    });
+    if (listed.length) url += "?messages=" + encodeURIComponent(listed.slice(0, 100).join(","));
+  }
   var source = new EventSource(url);
 
   function deviceLabel(cell, state) {
@@ -37,15 +46,24 @@
     }
   });
 
-  source.addEventListener("message", function (event) {
-    var m = JSON.parse(event.data);
+  function setStatus(requestId, status) {
     var labels = {};
     document.querySelectorAll("[data-message-status]").forEach(function (cell) {
-      if (cell.getAttribute("data-message-status") !== m.request_id) return;
+      if (cell.getAttribute("data-message-status") !== requestId) return;
       labels = JSON.parse(cell.dataset.labels || "{}");
-      cell.dataset.state = m.status;
-      cell.textContent = labels[m.status] || m.status;
+      cell.dataset.state = status;
+      cell.textContent = labels[status] || status;
     });
+    return labels;
+  }
+
+  source.addEventListener("statuses", function (event) {
+    JSON.parse(event.data).forEach(function (m) { setStatus(m.request_id, m.status); });
+  });
+
+  source.addEventListener("message", function (event) {
+    var m = JSON.parse(event.data);
+    var labels = setStatus(m.request_id, m.status);
     var timeline = document.getElementById("timeline");
     if (timeline) {
       timeline.textContent = "";

@@ -1,0 +1,2 @@
+DROP INDEX messages_finished;
+DROP INDEX messages_sent;

@@ -54,7 +54,9 @@ impl InstanceId {
 /// taken for a dead instance's by another one.
 pub async fn register(hub: &Hub, db: &Db) -> Result<(), StoreError> {
     let me = hub.instance().clone();
-    db.write(move |conn| beat(conn, me.as_str())).await.map(|_| ())
+    let beat = db.write(move |conn| beat(conn, me.as_str())).await?;
+    crate::metrics::METRICS.set_instances(beat.live);
+    Ok(())
 }
 
 /// Beats, counts the live instances and frees the phones of dead ones. Runs until the process ends.
@@ -67,6 +69,7 @@ pub async fn run(hub: Arc<Hub>, db: Db, limits: Arc<RateLimits>) {
         match beat {
             Ok(Beat { live, freed }) => {
                 limits.set_instances(live);
+                crate::metrics::METRICS.set_instances(live);
                 if freed > 0 {
                     tracing::warn!(devices = freed, "devices of a dead server instance taken offline");
                     hub.wake();

@@ -51,6 +51,7 @@ pub struct Metrics {
     webhook_attempts: Family<OutcomeLabel, Counter>,
     waiting: Family<StatusLabel, Gauge>,
     devices_online: Gauge,
+    instances: Gauge,
 }
 
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -75,12 +76,23 @@ impl Metrics {
         registry.register("messages_waiting", "Messages not yet sent: queued, or handed to a phone", waiting.clone());
         let devices_online = Gauge::default();
         registry.register("devices_online", "Phones connected to this server", devices_online.clone());
-        Metrics { registry, reports, dispatch_latency, responses, webhook_attempts, waiting, devices_online }
+        let instances = Gauge::default();
+        registry.register(
+            "server_instances",
+            "Live server instances sharing the database, this one included",
+            instances.clone(),
+        );
+        Metrics { registry, reports, dispatch_latency, responses, webhook_attempts, waiting, devices_online, instances }
     }
 
     /// A phone's report moved a message to `status`.
     pub fn reported(&self, status: &'static str) {
         self.reports.get_or_create(&StatusLabel { status }).inc();
+    }
+
+    /// The live instances, as the last heartbeat counted them.
+    pub fn set_instances(&self, n: u32) {
+        self.instances.set(i64::from(n));
     }
 
     /// A message was handed to a phone `waited` seconds after it was queued.

@@ -588,3 +588,40 @@ fn postgres_goes_away_under_the_server() {
     let log = server.log();
     assert!(!log.contains("status=500"), "no 500 answered: {log}");
 }
+
+mod rate_limits_hold_across_instances {
+    #[test]
+    fn postgres() {
+        super::rate_limits_hold_across_instances()
+    }
+}
+
+/// Two instances, one key: together they allow the plan's burst, not twice it.
+fn rate_limits_hold_across_instances() {
+    let db = TestDb::new(Backend::Postgres);
+    // starter: 5 requests/s sustained, bursts of 20.
+    let account = create_account(&db, "shared-rate@example.com", "starter");
+    let a = TestServer::start(&db);
+    let b = TestServer::start(&db);
+    for server in [&a, &b] {
+        poll(Duration::from_secs(20), "both instances counted", || {
+            server.get("/metrics", None).text.contains("relay_server_instances 2").then_some(())
+        });
+    }
+    let started = Instant::now();
+    let mut allowed = 0;
+    for i in 0..80 {
+        let server = if i % 2 == 0 { &a } else { &b };
+        let reply = server.get("/v1/account", Some(&account.key));
+        match reply.status {
+            200 => allowed += 1,
+            429 => drop(reply.assert_error(429, "rate_limited")),
+            other => panic!("{other}: {}", reply.text),
+        }
+    }
+    // The burst, plus what refilled meanwhile (each instance refills its half of 5/s), plus
+    // one for the rounding of each instance's share.
+    let refilled = (5.0 * started.elapsed().as_secs_f64()).ceil() as usize;
+    assert!(allowed <= 20 + refilled + 2, "{allowed} allowed in {:?}", started.elapsed());
+    assert!(allowed >= 10, "{allowed} allowed");
+}

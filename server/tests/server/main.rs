@@ -18,6 +18,7 @@ mod openapi;
 mod otp;
 mod phone;
 mod recipients;
+mod schemathesis;
 mod shutdown;
 mod tls;
 mod webhooks;

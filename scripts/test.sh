@@ -4,7 +4,8 @@
 # Suites that need something this machine may lack (PostgreSQL, the OpenAPI validator from
 # PyPI, kotlinc/JNA/java for the Kotlin bindings, a JDK for the JNI glue, the Android rustup
 # target and clang for scripts/check-android.sh, Chromium and Node for the console's browser
-# test, Schemathesis from PyPI) are skipped LOUDLY when it is missing. With RELAY_REQUIRE_ALL=1 (CI sets it) a missing prerequisite is a failure instead:
+# test, Schemathesis from PyPI, cargo-fuzz for the fuzz targets) are skipped LOUDLY when it is
+# missing. With RELAY_REQUIRE_ALL=1 (CI sets it) a missing prerequisite is a failure instead:
 # CI always runs everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -133,6 +134,18 @@ else
         esac
     done
     cargo test --workspace --no-fail-fast -- "${SKIP_ARGS[@]+"${SKIP_ARGS[@]}"}"
+fi
+
+# Fuzzing: every cargo-fuzz target for a short while (the bench runs them for minutes).
+echo "== fuzz"
+if cargo fuzz --version >/dev/null 2>&1; then
+    scripts/fuzz.sh "${RELAY_FUZZ_SECONDS:-20}"
+elif [ "$STRICT" = "1" ]; then
+    echo "error: the fuzz targets cannot run: cargo-fuzz is not installed (RELAY_REQUIRE_ALL=1 forbids skipping)" >&2
+    exit 1
+else
+    SKIPPED+=("fuzz targets: cargo-fuzz is not installed (cargo install cargo-fuzz --locked)")
+    echo "!!! SKIPPING the fuzz targets: cargo-fuzz is not installed (cargo install cargo-fuzz --locked)" >&2
 fi
 
 if [ "${#SKIPPED[@]}" -gt 0 ]; then

@@ -9,10 +9,7 @@ use relay_protocol::pairing::PairingPayload;
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let Ok(payload) = PairingPayload::parse(text) else { return };
-    assert!(
-        payload.server_url.starts_with("http://") || payload.server_url.starts_with("https://"),
-        "{payload:?}"
-    );
+    assert!(payload.server_url.starts_with("http://") || payload.server_url.starts_with("https://"), "{payload:?}");
     assert!(!payload.server_url.ends_with('/'), "{payload:?}");
     assert!(!payload.code.is_empty(), "{payload:?}");
     if let Some(fp) = &payload.fingerprint {

@@ -8,7 +8,8 @@ use relay_server::messages::text::normalize_number;
 
 /// Default regions tried: none, ones with national trunk prefixes, shared country codes, and
 /// strings that are not regions.
-const REGIONS: &[Option<&str>] = &[None, Some("PK"), Some("GB"), Some("US"), Some("IN"), Some("de"), Some("XX"), Some("")];
+const REGIONS: &[Option<&str>] =
+    &[None, Some("PK"), Some("GB"), Some("US"), Some("IN"), Some("de"), Some("XX"), Some("")];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&choice, rest)) = data.split_first() else { return };

@@ -49,6 +49,16 @@ rustc_version=$(rustc --version)
 echo "== running relay-loadgen (load average now: $load_before)" >&2
 "$loadgen_bin" --server-bin "$server_bin" --device-bin "$device_bin" \
     --work-dir "$work" --out "$work/figures.md" "${args[@]}"
+
+# Many phones on one instance: RSS per open device link and heartbeat CPU (relay-fleet, SQLite).
+# RELAY_BENCH_DEVICES=0 leaves it out.
+fleet_devices=${RELAY_BENCH_DEVICES:-1000}
+if [[ "$fleet_devices" != 0 ]]; then
+    echo "== running relay-fleet: $fleet_devices phones on one server" >&2
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    "$here/loadgen/target/release/relay-fleet" --server-bin "$server_bin" --work-dir "$work/fleet" \
+        --devices "$fleet_devices" --out "$work/fleet.md" >/dev/null
+fi
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 {
@@ -69,6 +79,12 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "## Figures against the targets"
     echo
     cat "$work/figures.md"
+    if [[ -f "$work/fleet.md" ]]; then
+        echo
+        echo "## Many phones on one instance"
+        echo
+        cat "$work/fleet.md"
+    fi
     if [[ -f "$here/ANALYSIS.md" ]]; then
         echo
         cat "$here/ANALYSIS.md"

@@ -4,8 +4,9 @@
 # Suites that need something this machine may lack (PostgreSQL, the OpenAPI validator from
 # PyPI, kotlinc/JNA/java for the Kotlin bindings, a JDK for the JNI glue, the Android rustup
 # target and clang for scripts/check-android.sh, Chromium and Node for the console's browser
-# test) are skipped LOUDLY when it is missing. With RELAY_REQUIRE_ALL=1 (CI sets it) a missing
-# prerequisite is a failure instead: CI always runs everything.
+# test, Schemathesis from PyPI, cargo-fuzz for the fuzz targets) are skipped LOUDLY when it is
+# missing. With RELAY_REQUIRE_ALL=1 (CI sets it) a missing prerequisite is a failure instead:
+# CI always runs everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,9 +44,14 @@ fi
 # The OpenAPI 3.1 validator and the official Standard Webhooks library (which checks our
 # webhook signatures) live in a project-local virtualenv.
 VENV=.venv
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import openapi_spec_validator, standardwebhooks' 2>/dev/null; then
+# Schemathesis (pinned: its CLI changes between releases) checks the running server against
+# its own OpenAPI document.
+SCHEMATHESIS_VERSION=4.32.5
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import openapi_spec_validator, standardwebhooks' 2>/dev/null \
+    || [ "$("$VENV/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, version $SCHEMATHESIS_VERSION" ]; then
     python3 -m venv "$VENV" >/dev/null 2>&1 && "$VENV/bin/pip" install --quiet --disable-pip-version-check \
-        'openapi-spec-validator>=0.7,<0.9' 'standardwebhooks>=1.1,<2' >/dev/null 2>&1 || true
+        'openapi-spec-validator>=0.7,<0.9' 'standardwebhooks>=1.1,<2' "schemathesis==$SCHEMATHESIS_VERSION" \
+        >/dev/null 2>&1 || true
 fi
 if [ -x "$VENV/bin/python" ]; then
     export RELAY_PYTHON="$PWD/$VENV/bin/python"
@@ -63,6 +69,11 @@ if ! "$VENV/bin/python" -c 'import standardwebhooks' 2>/dev/null; then
     fi
     SKIPPED+=("Standard Webhooks signature check with the official library: standardwebhooks could not be installed into $VENV")
     echo "!!! SKIPPING the signature checks with the official standardwebhooks library: not installable into $VENV" >&2
+fi
+
+if ! "$VENV/bin/schemathesis" --version >/dev/null 2>&1; then
+    skip "Schemathesis" 'test(every_operation_conforms_to_the_openapi_document)' \
+        "schemathesis could not be installed from PyPI into $VENV"
 fi
 
 if ! command -v curl >/dev/null 2>&1; then
@@ -149,10 +160,23 @@ else
             *relay-android::jni*) ;;
             *real_browser*) SKIP_ARGS+=(--skip the_console_works_in_a_real_browser) ;;
             *newman*) SKIP_ARGS+=(--skip the_postman_collection_runs_green_with_newman) ;;
+            *every_operation_conforms*) SKIP_ARGS+=(--skip every_operation_conforms_to_the_openapi_document) ;;
             *) SKIP_ARGS+=(--skip the_document_is_valid_openapi_3_1) ;;
         esac
     done
     cargo test --workspace --no-fail-fast -- "${SKIP_ARGS[@]+"${SKIP_ARGS[@]}"}"
+fi
+
+# Fuzzing: every cargo-fuzz target for a short while (the bench runs them for minutes).
+echo "== fuzz"
+if cargo fuzz --version >/dev/null 2>&1; then
+    scripts/fuzz.sh "${RELAY_FUZZ_SECONDS:-20}"
+elif [ "$STRICT" = "1" ]; then
+    echo "error: the fuzz targets cannot run: cargo-fuzz is not installed (RELAY_REQUIRE_ALL=1 forbids skipping)" >&2
+    exit 1
+else
+    SKIPPED+=("fuzz targets: cargo-fuzz is not installed (cargo install cargo-fuzz --locked)")
+    echo "!!! SKIPPING the fuzz targets: cargo-fuzz is not installed (cargo install cargo-fuzz --locked)" >&2
 fi
 
 if [ "${#SKIPPED[@]}" -gt 0 ]; then

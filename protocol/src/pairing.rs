@@ -60,7 +60,9 @@ impl PairingPayload {
             Some(fp) if fp.len() == 64 && fp.bytes().all(|b| b.is_ascii_hexdigit()) => Some(fp.to_ascii_lowercase()),
             Some(_) => return Err(PayloadError::BadFingerprint),
         };
-        Ok(PairingPayload { server_url: server_url.trim_end_matches('/').to_owned(), code, fingerprint })
+        // The URL as parsed, not as written: `http:-/host` or ` HTTP://Host/` would otherwise
+        // reach the phone's HTTP client as text that names another host or none.
+        Ok(PairingPayload { server_url: server.as_str().trim_end_matches('/').to_owned(), code, fingerprint })
     }
 }
 
@@ -106,6 +108,17 @@ mod tests {
             fingerprint: Some("ab".repeat(32)),
         };
         assert_eq!(PairingPayload::parse(&p.to_uri()).unwrap(), p);
+    }
+
+    #[test]
+    fn the_server_address_is_kept_as_parsed() {
+        // Found by the pairing_payload fuzz target: `%2D` makes `http:-/…`, which the URL
+        // parser reads as host `-`; the payload must carry that reading, not the raw text.
+        let p = PairingPayload::parse("relay://pair?server=http%3A%2D%2F192.168.1.10%3A8080&code=ABC").unwrap();
+        assert!(p.server_url.starts_with("http://"), "{p:?}");
+        assert_eq!(PairingPayload::parse(&p.to_uri()).unwrap(), p);
+        let p = PairingPayload::parse("relay://pair?server=+HTTPS%3A%2F%2FSms.Example.com%3A443%2F&code=1").unwrap();
+        assert_eq!(p.server_url, "https://sms.example.com");
     }
 
     #[test]

@@ -185,8 +185,23 @@ pub struct DeviceChanges {
     pub consecutive_failures: Option<i32>,
 }
 
+impl DeviceChanges {
+    fn is_empty(&self) -> bool {
+        let DeviceChanges { name, enabled, parts_per_minute, parts_per_day, degraded_at, consecutive_failures } = self;
+        name.is_none()
+            && enabled.is_none()
+            && parts_per_minute.is_none()
+            && parts_per_day.is_none()
+            && degraded_at.is_none()
+            && consecutive_failures.is_none()
+    }
+}
+
 pub fn update(conn: &mut DbConnection, id: &str, changes: &DeviceChanges) -> QueryResult<Device> {
-    diesel::update(devices::table.find(id)).set(changes).execute(conn)?;
+    // A PATCH that sets nothing is a read: diesel cannot build an UPDATE without columns.
+    if !changes.is_empty() {
+        diesel::update(devices::table.find(id)).set(changes).execute(conn)?;
+    }
     get(conn, id)
 }
 

@@ -52,8 +52,16 @@ pub fn normalize_number(input: &str, default_region: Option<&str>) -> Result<Str
     if !phonenumber::is_valid(&number) {
         return Err(NumberError::Invalid { input: shown(input), country_code: number.code().value() });
     }
-    Ok(number.format().mode(Mode::E164).to_string())
+    let e164 = number.format().mode(Mode::E164).to_string();
+    // E.164 allows 15 digits in all; the metadata of a few countries (Germany) accepts longer.
+    if e164.len() > MAX_E164_DIGITS + 1 {
+        return Err(NumberError::TooLong { input: shown(input) });
+    }
+    Ok(e164)
 }
+
+/// The most digits an E.164 number has, country code included (ITU-T E.164 §6).
+const MAX_E164_DIGITS: usize = 15;
 
 /// True when `code` (ISO 3166 alpha-2, any case) is a region the phone number metadata knows.
 pub fn is_known_region(code: &str) -> bool {
@@ -311,6 +319,14 @@ mod tests {
         assert!(err.to_string().contains("+92"), "{err}");
         // Ofcom keeps 07700 900xxx for drama: the right shape, but never a real subscriber.
         assert!(matches!(normalize_number("07700 900123", Some("GB")), Err(NumberError::Invalid { .. })));
+    }
+
+    #[test]
+    fn numbers_longer_than_e164_allows_are_refused() {
+        // Found by the phone_number fuzz target: German metadata accepted 17 digits.
+        let long = normalize_number("-4873.842 4-4873.848", Some("de"));
+        assert!(matches!(long, Err(NumberError::TooLong { .. })), "{long:?}");
+        assert_eq!(normalize_number("+49 30 901820", None).as_deref(), Ok("+4930901820"));
     }
 
     #[test]

@@ -341,7 +341,8 @@ pub async fn export(state: &AppState, account_id: &str) -> Result<Vec<u8>, ApiEr
         .map_err(|e| ApiError::Internal { detail: format!("export failed: {e}") })
 }
 
-fn write_csv(rows: &[Recipient]) -> Result<Vec<u8>, csv::Error> {
+/// Writes rows as `GET /v1/recipients/export` does: a file that `parse` reads back to the same rows.
+pub fn write_csv(rows: &[Recipient]) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 80 + 64));
     w.write_record(["id", "name", "phone", "tags", "locale", "opted_out_at", "created_at"])?;
     for r in rows {

@@ -19,6 +19,7 @@ both_backends!(
     a_device_of_another_account_is_an_invalid_device,
     pairing_codes_work_once,
     messages_are_listed_newest_first_with_a_cursor,
+    a_device_patch_that_sets_nothing_changes_nothing,
 );
 
 fn send(server: &TestServer, key: &str, body: Value) -> crate::common::Reply {
@@ -276,4 +277,21 @@ fn messages_are_listed_newest_first_with_a_cursor(backend: Backend) {
     assert_eq!(page2["messages"].as_array().unwrap().len(), 3);
     server.get("/v1/messages?status=lost", Some(&a.key)).assert_error(400, "invalid_request");
     server.get("/v1/messages?limit=1000", Some(&a.key)).assert_error(400, "invalid_request");
+}
+
+fn a_device_patch_that_sets_nothing_changes_nothing(backend: Backend) {
+    let db = TestDb::new(backend);
+    let a = create_account(&db, "patch@example.com", "standard");
+    crate::common::add_online_device(&db, &a.id);
+    let server = TestServer::start(&db);
+    let listed = server.get("/v1/devices", Some(&a.key)).json();
+    let id = listed["devices"][0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/devices/{id}");
+    let before = server.get(&path, Some(&a.key)).json();
+    for body in ["{}", r#"{"name": null, "enabled": null, "pacing": null}"#] {
+        let reply = server.send("PATCH", &path, Some(&a.key), Some(body));
+        assert_eq!(reply.status, 200, "{body}: {}", reply.text);
+        assert_eq!(reply.json(), before, "{body}");
+    }
+    assert_eq!(server.get(&path, Some(&a.key)).json(), before);
 }

@@ -170,7 +170,7 @@ fi
 # Fuzzing: every cargo-fuzz target for a short while (the bench runs them for minutes).
 echo "== fuzz"
 if cargo fuzz --version >/dev/null 2>&1; then
-    scripts/fuzz.sh "${RELAY_FUZZ_SECONDS:-20}"
+    RELAY_FUZZ_SEED="${RELAY_FUZZ_SEED:-1}" scripts/fuzz.sh "${RELAY_FUZZ_SECONDS:-20}"
 elif [ "$STRICT" = "1" ]; then
     echo "error: the fuzz targets cannot run: cargo-fuzz is not installed (RELAY_REQUIRE_ALL=1 forbids skipping)" >&2
     exit 1

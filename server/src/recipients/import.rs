@@ -96,9 +96,10 @@ pub fn parse(bytes: &[u8], account: &Account) -> Result<Parsed, Malformed> {
     // Where each number was first seen in this file.
     let mut seen: HashMap<String, u64> = HashMap::new();
     let now = time::now();
+    let mut lines = Lines::new(text);
     for record in reader.records() {
         let record = record.map_err(csv_error)?;
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, |p| lines.at(p.byte()));
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
@@ -162,6 +163,35 @@ pub fn parse(bytes: &[u8], account: &Account) -> Result<Parsed, Malformed> {
         });
     }
     Ok(parsed)
+}
+
+/// Line numbers as an editor shows them. The CSV reader ends a record at a lone `\r` too (old
+/// Mac files) but counts only `\n` as a new line, which would put every row of such a file on
+/// line 1. Offsets are asked for in increasing order, so the counting goes through the file once.
+struct Lines<'a> {
+    text: &'a str,
+    offset: usize,
+    line: u64,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Self {
+        Lines { text, offset: 0, line: 1 }
+    }
+
+    fn at(&mut self, byte: u64) -> u64 {
+        let end = usize::try_from(byte).unwrap_or(usize::MAX).min(self.text.len());
+        if end > self.offset {
+            let bytes = self.text.as_bytes();
+            let breaks = (self.offset..end)
+                // `\r\n` counts once, at its `\r` (a record may begin between the two).
+                .filter(|&i| bytes[i] == b'\r' || (bytes[i] == b'\n' && (i == 0 || bytes[i - 1] != b'\r')))
+                .count();
+            self.line += u64::try_from(breaks).unwrap_or(u64::MAX);
+            self.offset = end;
+        }
+        self.line
+    }
 }
 
 fn csv_error(e: csv::Error) -> Malformed {
@@ -391,6 +421,14 @@ mod tests {
         assert_eq!(p.rows[0].phone, "+923001234567");
         assert_eq!(p.rows[0].tag_list(), ["vip", "lahore"]);
         assert_eq!(p.rows[1].name, "José");
+    }
+
+    #[test]
+    fn rows_of_a_file_with_old_mac_line_ends_have_their_own_lines() {
+        let file = "name,phone\rAli,+923001234567\rBad,2\r\nSara,+923001234568\n";
+        let p = parse(file.as_bytes(), &account()).unwrap();
+        assert_eq!(p.lines, [2, 4], "{:?} {:?}", p.rows.iter().map(|r| &r.name).collect::<Vec<_>>(), p.rejected);
+        assert_eq!(p.rejected.iter().map(|r| r.line).collect::<Vec<_>>(), [3]);
     }
 
     #[test]

@@ -55,37 +55,39 @@ pub fn insert(conn: &mut DbConnection, shared: &Shared, items: &[Item], rejected
         ))
         .execute(conn)?;
     // What differs per row is bound per row; what the batch shares, once per statement.
-    for chunk in items.chunks(rows_per_statement(5)) {
+    // PostgreSQL takes each column as one array: one statement for the whole batch, where
+    // tens of thousands of placeholders cost more to parse and plan than the rows to write.
+    if matches!(conn, DbConnection::Postgres(_)) {
         let mut sql = Sql::new(conn);
-        sql.push(
-            "INSERT INTO messages (id, to_number, body, encoding, segments, account_id, priority, status, \
-             requested_device_id, metadata, batch_id, attempts, expires_at, queued_at, updated_at) \
-             SELECT column1, column2, column3, column4, column5, ",
-        );
-        sql.bind(Cell::Text(shared.account_id.clone())).push(", ");
-        sql.bind(Cell::SmallInt(Lane::Bulk as i16)).push(", ");
-        sql.bind(Cell::Text(Status::Queued.as_str().to_owned())).push(", ");
-        sql.bind(Cell::OptText(shared.requested_device_id.clone())).push(", ");
-        sql.bind(Cell::OptText(shared.metadata.clone())).push(", ");
-        sql.bind(Cell::Text(shared.batch_id.clone())).push(", ");
-        sql.bind(Cell::Int(0)).push(", ");
-        sql.bind(Cell::Time(shared.expires_at)).push(", ");
-        sql.bind(Cell::Time(shared.queued_at)).push(", ");
-        sql.bind(Cell::Time(shared.queued_at)).push(" FROM (VALUES ");
-        for (i, item) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.tuple([
-                Cell::Text(item.id.clone()),
-                Cell::Text(item.to.clone()),
-                Cell::Text(item.body.clone()),
-                Cell::Text(item.encoding.to_owned()),
-                Cell::Int(item.segments),
-            ]);
-        }
-        sql.push(") AS v");
+        push_insert_head(&mut sql, shared);
+        sql.push(" FROM UNNEST(");
+        sql.bind(Cell::Texts(items.iter().map(|i| i.id.clone()).collect())).push("::text[], ");
+        sql.bind(Cell::Texts(items.iter().map(|i| i.to.clone()).collect())).push("::text[], ");
+        sql.bind(Cell::Texts(items.iter().map(|i| i.body.clone()).collect())).push("::text[], ");
+        sql.bind(Cell::Texts(items.iter().map(|i| i.encoding.to_owned()).collect())).push("::text[], ");
+        sql.bind(Cell::Ints(items.iter().map(|i| i.segments).collect()));
+        sql.push("::int4[]) AS v(column1, column2, column3, column4, column5)");
         sql.execute(conn)?;
+    } else {
+        for chunk in items.chunks(rows_per_statement(5)) {
+            let mut sql = Sql::new(conn);
+            push_insert_head(&mut sql, shared);
+            sql.push(" FROM (VALUES ");
+            for (i, item) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.tuple([
+                    Cell::Text(item.id.clone()),
+                    Cell::Text(item.to.clone()),
+                    Cell::Text(item.body.clone()),
+                    Cell::Text(item.encoding.to_owned()),
+                    Cell::Int(item.segments),
+                ]);
+            }
+            sql.push(") AS v");
+            sql.execute(conn)?;
+        }
     }
     // Each message's `queued` event carries the message's own ULID: unique, and one statement.
     let mut sql = Sql::new(conn);
@@ -96,6 +98,25 @@ pub fn insert(conn: &mut DbConnection, shared: &Shared, items: &[Item], rejected
     .bind(Cell::Text(shared.batch_id.clone()));
     sql.execute(conn)?;
     Ok(())
+}
+
+/// `INSERT … SELECT column1, …, column5, <what the batch shares>`: the rows come after it.
+fn push_insert_head(sql: &mut Sql, shared: &Shared) {
+    sql.push(
+        "INSERT INTO messages (id, to_number, body, encoding, segments, account_id, priority, status, \
+         requested_device_id, metadata, batch_id, attempts, expires_at, queued_at, updated_at) \
+         SELECT column1, column2, column3, column4, column5, ",
+    );
+    sql.bind(Cell::Text(shared.account_id.clone())).push(", ");
+    sql.bind(Cell::SmallInt(Lane::Bulk as i16)).push(", ");
+    sql.bind(Cell::Text(Status::Queued.as_str().to_owned())).push(", ");
+    sql.bind(Cell::OptText(shared.requested_device_id.clone())).push(", ");
+    sql.bind(Cell::OptText(shared.metadata.clone())).push(", ");
+    sql.bind(Cell::Text(shared.batch_id.clone())).push(", ");
+    sql.bind(Cell::Int(0)).push(", ");
+    sql.bind(Cell::Time(shared.expires_at)).push(", ");
+    sql.bind(Cell::Time(shared.queued_at)).push(", ");
+    sql.bind(Cell::Time(shared.queued_at));
 }
 
 pub fn get(conn: &mut DbConnection, account_id: &str, id: &str) -> QueryResult<Option<Batch>> {

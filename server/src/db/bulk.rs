@@ -11,7 +11,7 @@ use chrono::NaiveDateTime;
 use diesel::RunQueryDsl;
 use diesel::pg::Pg;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
-use diesel::sql_types::{Integer, Nullable, SmallInt, Text, Timestamp};
+use diesel::sql_types::{Array, Integer, Nullable, SmallInt, Text, Timestamp};
 use diesel::sqlite::Sqlite;
 use diesel::{QueryResult, QueryableByName};
 
@@ -34,6 +34,10 @@ pub enum Cell {
     SmallInt(i16),
     Time(NaiveDateTime),
     OptTime(Option<NaiveDateTime>),
+    /// A whole column at once, for `UNNEST` (PostgreSQL only).
+    Texts(Vec<String>),
+    /// A whole column at once, for `UNNEST` (PostgreSQL only).
+    Ints(Vec<i32>),
 }
 
 /// SQL text with its bound values, for the backend of one connection.
@@ -86,10 +90,10 @@ impl Sql {
     pub fn execute(self, conn: &mut DbConnection) -> QueryResult<usize> {
         match conn {
             DbConnection::Sqlite(c) => {
-                bind_all(diesel::sql_query(self.text).into_boxed::<Sqlite>(), self.binds).execute(c)
+                bind_all(diesel::sql_query(self.text).into_boxed::<Sqlite>(), self.binds, no_arrays)?.execute(c)
             }
             DbConnection::Postgres(c) => {
-                bind_all(diesel::sql_query(self.text).into_boxed::<Pg>(), self.binds).execute(c)
+                bind_all(diesel::sql_query(self.text).into_boxed::<Pg>(), self.binds, pg_array)?.execute(c)
             }
         }
     }
@@ -100,14 +104,35 @@ impl Sql {
     {
         match conn {
             DbConnection::Sqlite(c) => {
-                bind_all(diesel::sql_query(self.text).into_boxed::<Sqlite>(), self.binds).load(c)
+                bind_all(diesel::sql_query(self.text).into_boxed::<Sqlite>(), self.binds, no_arrays)?.load(c)
             }
-            DbConnection::Postgres(c) => bind_all(diesel::sql_query(self.text).into_boxed::<Pg>(), self.binds).load(c),
+            DbConnection::Postgres(c) => {
+                bind_all(diesel::sql_query(self.text).into_boxed::<Pg>(), self.binds, pg_array)?.load(c)
+            }
         }
     }
 }
 
-fn bind_all<'f, DB>(mut q: BoxedSqlQuery<'f, DB, SqlQuery>, binds: Vec<Cell>) -> BoxedSqlQuery<'f, DB, SqlQuery>
+type Boxed<'f, DB> = BoxedSqlQuery<'f, DB, SqlQuery>;
+
+fn no_arrays(_: Boxed<'_, Sqlite>, _: Cell) -> QueryResult<Boxed<'_, Sqlite>> {
+    Err(diesel::result::Error::QueryBuilderError("array parameters exist only on PostgreSQL".into()))
+}
+
+fn pg_array(q: Boxed<'_, Pg>, cell: Cell) -> QueryResult<Boxed<'_, Pg>> {
+    match cell {
+        Cell::Texts(v) => Ok(q.bind::<Array<Text>, _>(v)),
+        Cell::Ints(v) => Ok(q.bind::<Array<Integer>, _>(v)),
+        _ => Err(diesel::result::Error::QueryBuilderError("not an array parameter".into())),
+    }
+}
+
+/// Binds the values in order; `array` binds the column-at-once values the backend supports.
+fn bind_all<'f, DB>(
+    mut q: Boxed<'f, DB>,
+    binds: Vec<Cell>,
+    array: fn(Boxed<'f, DB>, Cell) -> QueryResult<Boxed<'f, DB>>,
+) -> QueryResult<Boxed<'f, DB>>
 where
     DB: diesel::backend::Backend
         + diesel::sql_types::HasSqlType<Text>
@@ -129,20 +154,24 @@ where
             Cell::SmallInt(v) => q.bind::<SmallInt, _>(v),
             Cell::Time(v) => q.bind::<Timestamp, _>(v),
             Cell::OptTime(v) => q.bind::<Nullable<Timestamp>, _>(v),
+            column @ (Cell::Texts(_) | Cell::Ints(_)) => array(q, column)?,
         };
     }
-    q
+    Ok(q)
 }
 
 /// The smallest string greater than every string that starts with `prefix`, for an index
 /// range scan (`col >= prefix AND col < upper`); `None` when there is none to write.
-/// Only for ASCII prefixes (digits and `+`), which every backend orders byte by byte.
+/// Both backends compare these columns byte by byte (SQLite's BINARY, PostgreSQL's "C"), and
+/// UTF-8's byte order is code-point order: the last character is stepped to the next one.
 pub fn prefix_upper_bound(prefix: &str) -> Option<String> {
-    let mut bytes = prefix.as_bytes().to_vec();
-    while let Some(last) = bytes.pop() {
-        if last < 0x7e {
-            bytes.push(last + 1);
-            return String::from_utf8(bytes).ok();
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        // The next scalar value; the surrogate gap is skipped by `from_u32` failing into it.
+        let next = (u32::from(last) + 1..=u32::from(char::MAX)).take(0x801).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
         }
     }
     None
@@ -169,6 +198,9 @@ mod tests {
         assert_eq!(prefix_upper_bound("7654").as_deref(), Some("7655"));
         assert_eq!(prefix_upper_bound("+9230").as_deref(), Some("+9231"));
         assert_eq!(prefix_upper_bound("19").as_deref(), Some("1:"));
+        assert_eq!(prefix_upper_bound("عل").as_deref(), Some("عم"));
+        assert_eq!(prefix_upper_bound("a\u{d7ff}").as_deref(), Some("a\u{e000}"));
+        assert_eq!(prefix_upper_bound("a\u{10ffff}").as_deref(), Some("b"));
         assert_eq!(prefix_upper_bound(""), None);
     }
 

@@ -117,6 +117,9 @@ pub fn list(conn: &mut DbConnection, account_id: &str, f: &Filter) -> QueryResul
         return sql.load(conn);
     };
     if !q.is_number() {
+        if let Some(page) = prefix_page(conn, account_id, f, &q.key)? {
+            return Ok(page);
+        }
         let k = like_escape(&q.key);
         let rank = |sql: &mut Sql| {
             sql.push(" ORDER BY CASE WHEN search_key LIKE ").bind(text(&format!("{k}%")));
@@ -162,6 +165,31 @@ pub fn list(conn: &mut DbConnection, account_id: &str, f: &Filter) -> QueryResul
     sql.load(conn)
 }
 
+/// The page, when it lies wholly among the names that start with the query (they rank first,
+/// in `search_key` order): a range scan of the covering index `(account_id, search_key, id)`
+/// that stops after the page, where the ranked query must find and sort every name that
+/// contains the query anywhere. `None` when there are too few such names to fill the page.
+fn prefix_page(
+    conn: &mut DbConnection,
+    account_id: &str,
+    f: &Filter,
+    key: &str,
+) -> QueryResult<Option<Vec<Recipient>>> {
+    let wanted = f.offset.saturating_add(f.limit).saturating_add(1);
+    let mut sql = Sql::new(conn);
+    sql.push("SELECT ").push(COLUMNS).push(" FROM recipients WHERE account_id = ").bind(text(account_id));
+    push_tag(&mut sql, f);
+    let (cond, cells) = range("search_key", key);
+    sql.push(" AND ");
+    push_cond(&mut sql, &cond, cells);
+    sql.push(" ORDER BY search_key, id LIMIT ").bind(Cell::Int(limit(wanted)));
+    let rows: Vec<Recipient> = sql.load(conn)?;
+    if i64::try_from(rows.len()).unwrap_or(i64::MAX) < wanted {
+        return Ok(None);
+    }
+    Ok(Some(rows.into_iter().skip(usize::try_from(f.offset).unwrap_or(usize::MAX)).collect()))
+}
+
 fn push_tag(sql: &mut Sql, f: &Filter) {
     if let Some(tag) = &f.tag {
         sql.push(" AND tag_key LIKE ").bind(text(&format!("%|{}|%", like_escape(tag)))).push(" ESCAPE '\\'");
@@ -200,6 +228,16 @@ fn push_cond(sql: &mut Sql, cond: &str, cells: Vec<Cell>) {
             sql.bind(cell);
         }
     }
+}
+
+/// Refreshes PostgreSQL's statistics of the directory after a large import: without them the
+/// planner takes a freshly filled table for a small one and scans it. (SQLite plans by its
+/// indexes alone.)
+pub fn refresh_statistics(conn: &mut DbConnection) -> QueryResult<()> {
+    if matches!(conn, DbConnection::Postgres(_)) {
+        diesel::sql_query("ANALYZE recipients").execute(conn)?;
+    }
+    Ok(())
 }
 
 /// Every recipient of the account, oldest first (the export).

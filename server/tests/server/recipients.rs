@@ -191,6 +191,17 @@ fn recipients_search_by_name_in_any_script_and_by_number_in_any_format(backend: 
     let rest = server.get(&format!("/v1/recipients?q=ali&limit=2&cursor={cursor}"), Some(&a.key)).json();
     assert_eq!(rest["recipients"][0]["name"], "Natalia Ali", "{rest}");
     assert_eq!(rest["has_more"], false);
+    // One at a time: the first pages lie among the names that start with the query (read in
+    // index order), the last one past them (the ranked query); together, the same order.
+    let mut walked = Vec::new();
+    let mut url = "/v1/recipients?q=ali&limit=1".to_owned();
+    loop {
+        let page = server.get(&url, Some(&a.key)).json();
+        walked.push(page["recipients"][0]["name"].as_str().unwrap().to_owned());
+        let Some(cursor) = page["next_cursor"].as_str() else { break };
+        url = format!("/v1/recipients?q=ali&limit=1&cursor={cursor}");
+    }
+    assert_eq!(walked, ["Ali Khan", "Alina Shah", "Natalia Ali"]);
 }
 
 fn recipients_import_counts_good_bad_and_duplicate_rows(backend: Backend) {

@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS recipients_search_trigram;

@@ -43,7 +43,8 @@ pub struct Batch {
     pub created_at: NaiveDateTime,
 }
 
-/// Stores the batch and its messages, each `queued` in the bulk lane with its `queued` event.
+/// Stores the batch and its messages, each `queued` in the bulk lane (the `queued` event is
+/// the message's own `queued_at`: see [`crate::messages::queries::insert`]).
 pub fn insert(conn: &mut DbConnection, shared: &Shared, items: &[Item], rejected: usize) -> QueryResult<()> {
     diesel::insert_into(batches::table)
         .values((
@@ -89,14 +90,6 @@ pub fn insert(conn: &mut DbConnection, shared: &Shared, items: &[Item], rejected
             sql.execute(conn)?;
         }
     }
-    // Each message's `queued` event carries the message's own ULID: unique, and one statement.
-    let mut sql = Sql::new(conn);
-    sql.push(
-        "INSERT INTO message_events (id, message_id, status, detail, at) \
-         SELECT 'evt_' || substr(id, 5), id, 'queued', NULL, queued_at FROM messages WHERE batch_id = ",
-    )
-    .bind(Cell::Text(shared.batch_id.clone()));
-    sql.execute(conn)?;
     Ok(())
 }
 

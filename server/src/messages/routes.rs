@@ -342,7 +342,7 @@ pub async fn full_view(state: &AppState, account_id: String, id: String) -> Resu
         .db
         .run(move |conn| -> Result<Option<MessageView>, ApiError> {
             let Some((m, device_name)) = queries::get(conn, &account_id, &id)? else { return Ok(None) };
-            let events = queries::events(conn, &m.id)?;
+            let events = queries::events(conn, &m)?;
             Ok(Some(m.view(device_name, Some(events))))
         })
         .await?

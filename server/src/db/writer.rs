@@ -88,7 +88,7 @@ fn stopped() -> StoreError {
 fn open(manager: &Manager) -> Result<DbConnection, StoreError> {
     let mut conn =
         diesel::r2d2::ManageConnection::connect(manager).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-    super::apply_sqlite_pragmas(&mut conn)?;
+    super::apply_sqlite_pragmas(&mut conn, super::WRITER_CACHE_KIB)?;
     Ok(conn)
 }
 

@@ -19,6 +19,9 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use writer::Writer;
 
+/// Writers for new messages on PostgreSQL, beside the main one (see [`Db::write_intake`]).
+const INTAKE_WRITERS: usize = 3;
+
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
@@ -152,8 +155,12 @@ pub struct Db {
     pool: DbPool,
     backend: Backend,
     writer: Writer,
+    /// PostgreSQL only: writers of their own for new messages (see [`Db::write_intake`]).
+    intake: std::sync::Arc<[Writer]>,
+    next_intake: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// Opens a connection in place of a dead pooled one (see [`heal`]).
     manager: Manager,
+    outage: std::sync::Arc<Outage>,
     url: std::sync::Arc<str>,
 }
 
@@ -187,9 +194,26 @@ impl Db {
             .build(Manager { url: url.clone(), backend })?;
         // Migrate before the writer opens its connection, so it never sees an old schema.
         migrate(&pool)?;
-        let writer = Writer::start(Manager { url: url.clone(), backend })?;
+        let outage = std::sync::Arc::new(Outage::default());
+        let start = |name: &str| Writer::start(Manager { url: url.clone(), backend }, name, outage.clone());
+        let writer = start("relay-db-writer")?;
+        let intake = match backend {
+            Backend::Sqlite => Vec::new(),
+            Backend::Postgres => {
+                (0..INTAKE_WRITERS).map(|n| start(&format!("relay-db-intake-{n}"))).collect::<Result<_, _>>()?
+            }
+        };
         let manager = Manager { url: url.clone(), backend };
-        Ok(Db { pool, backend, writer, manager, url: url.into() })
+        Ok(Db {
+            pool,
+            backend,
+            writer,
+            intake: intake.into(),
+            next_intake: Default::default(),
+            manager,
+            outage,
+            url: url.into(),
+        })
     }
 
     /// The database's URL (for connections of their own, such as the PostgreSQL listener).
@@ -216,6 +240,36 @@ impl Db {
         self.writer.submit(f)
     }
 
+    /// Runs `f`, a job that only reads and inserts new rows (a send), in a group transaction.
+    /// On PostgreSQL such jobs are spread over [`INTAKE_WRITERS`] writers of their own: one
+    /// writer spends most of its time waiting for round trips, and new rows lock nothing the
+    /// others wait for. Jobs with the same `route` (an Idempotency-Key) go to the same writer,
+    /// so two of them never wait on each other's unique key from two transactions. On SQLite,
+    /// which has one writer anyway, this is [`Db::write`].
+    pub fn write_intake<T, E, F>(
+        &self,
+        route: Option<&str>,
+        f: F,
+    ) -> impl std::future::Future<Output = Result<T, E>> + Send + 'static
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + From<diesel::result::Error> + Send + 'static,
+    {
+        let n = self.intake.len();
+        if n == 0 {
+            return self.writer.submit(f);
+        }
+        let index = match route {
+            Some(key) => {
+                use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+                BuildHasherDefault::<DefaultHasher>::default().hash_one(key) as usize % n
+            }
+            None => self.next_intake.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % n,
+        };
+        self.intake[index].submit(f)
+    }
+
     /// Runs `f` with a pooled connection on a blocking thread.
     pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
@@ -223,12 +277,18 @@ impl Db {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let (pool, manager) = (self.pool.clone(), self.manager.clone());
+        let (pool, manager, outage) = (self.pool.clone(), self.manager.clone(), self.outage.clone());
         let joined = tokio::task::spawn_blocking(move || {
             let mut conn = pool.get().map_err(StoreError::from)?;
+            // Just after an outage the pool still holds connections that died with it: each
+            // is checked before use (and replaced), so no request fails once the database is
+            // back. In steady state this costs nothing.
+            if outage.recent() && heal(&manager, &mut conn) == Health::Unreachable {
+                return Err(StoreError::Unavailable("the database is unreachable".into()).into());
+            }
             let result = f(&mut conn);
-            if result.is_err() {
-                heal(&manager, &mut conn);
+            if result.is_err() && heal(&manager, &mut conn) != Health::Alive {
+                outage.seen();
             }
             result
         })
@@ -240,16 +300,50 @@ impl Db {
     }
 }
 
-/// After a failed call: if the connection itself is dead (the database restarted), put a new
-/// one in its place, so the pool recovers at once instead of handing out dead connections
-/// until they age out. (The pool does not ping on checkout: that would cost every request.)
-fn heal(manager: &Manager, conn: &mut PooledConn) {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Health {
+    Alive,
+    Replaced,
+    Unreachable,
+}
+
+/// If the connection itself is dead (the database restarted), puts a new one in its place, so
+/// the pool recovers at once instead of handing out dead connections until they age out.
+/// (The pool does not ping on every checkout: that would cost every request.)
+fn heal(manager: &Manager, conn: &mut PooledConn) -> Health {
     if manager.backend != Backend::Postgres || conn.ping().is_ok() {
-        return;
+        return Health::Alive;
     }
     match manager.connect() {
-        Ok(fresh) => **conn = fresh,
-        Err(e) => tracing::debug!(error = %e, "the database is still unreachable"),
+        Ok(fresh) => {
+            **conn = fresh;
+            Health::Replaced
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "the database is still unreachable");
+            Health::Unreachable
+        }
+    }
+}
+
+/// When a pooled connection was last found dead.
+#[derive(Debug, Default)]
+struct Outage {
+    /// Milliseconds since the Unix epoch; 0: never.
+    seen_at: std::sync::atomic::AtomicI64,
+}
+
+impl Outage {
+    /// How long after a dead connection every checkout is checked first.
+    const WINDOW_MS: i64 = 60_000;
+
+    fn seen(&self) {
+        self.seen_at.store(chrono::Utc::now().timestamp_millis(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn recent(&self) -> bool {
+        let at = self.seen_at.load(std::sync::atomic::Ordering::Relaxed);
+        at != 0 && chrono::Utc::now().timestamp_millis() - at < Self::WINDOW_MS
     }
 }
 

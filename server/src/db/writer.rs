@@ -8,13 +8,14 @@
 //! commit, one WAL flush, per batch).
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::{Connection, QueryResult};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{DbConnection, Manager, StoreError};
+use super::{DbConnection, Manager, Outage, StoreError};
 
 /// Most jobs in one transaction: bounds how long one commit holds the others back.
 const MAX_BATCH: usize = 512;
@@ -40,12 +41,14 @@ impl std::fmt::Debug for Writer {
 
 impl Writer {
     /// Starts the writer thread with its own connection (not one of the pool's).
-    pub(super) fn start(manager: Manager) -> Result<Self, StoreError> {
+    /// `outage` hears when the writer lost its connection and when it has a new one: the pool's
+    /// connections died the same way and are checked before use for a while.
+    pub(super) fn start(manager: Manager, name: &str, outage: Arc<Outage>) -> Result<Self, StoreError> {
         let conn = open(&manager)?;
         let (tx, rx) = mpsc::unbounded_channel();
         std::thread::Builder::new()
-            .name("relay-db-writer".into())
-            .spawn(move || run(manager, conn, rx))
+            .name(name.into())
+            .spawn(move || run(manager, conn, rx, &outage))
             .map_err(|e| StoreError::Unavailable(format!("cannot start the database writer: {e}")))?;
         Ok(Writer { tx })
     }
@@ -92,7 +95,7 @@ fn open(manager: &Manager) -> Result<DbConnection, StoreError> {
     Ok(conn)
 }
 
-fn run(manager: Manager, mut conn: DbConnection, mut rx: mpsc::UnboundedReceiver<Job>) {
+fn run(manager: Manager, mut conn: DbConnection, mut rx: mpsc::UnboundedReceiver<Job>, outage: &Outage) {
     let mut jobs: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         jobs.push(first);
@@ -107,7 +110,9 @@ fn run(manager: Manager, mut conn: DbConnection, mut rx: mpsc::UnboundedReceiver
         }
         jobs.clear();
         if diesel::r2d2::R2D2Connection::is_broken(&mut conn) {
+            outage.seen();
             conn = reconnect(&manager, &mut rx);
+            outage.seen();
         }
     }
 }

@@ -240,9 +240,11 @@ pub async fn send_message(
             build(&account, &request)?
         }
     };
+    // Only reads and new rows: any intake writer may take it (one per Idempotency-Key).
+    let route = idem.as_ref().map(|k| format!("{}\u{0}{k}", sender.caller.account.id));
     let outcome = state
         .db
-        .write(move |conn| -> Result<Result<QueuedResponse, Recorded>, ApiError> {
+        .write_intake(route.as_deref(), move |conn| -> Result<Result<QueuedResponse, Recorded>, ApiError> {
             // The key and account as they are now: revocation and suspension hold at once.
             let account = auth::recheck(conn, &key_hash)?;
             // Local numbers follow the default region as it is now, not as cached.
@@ -303,19 +305,20 @@ fn store(
     response: &QueuedResponse,
 ) -> diesel::QueryResult<()> {
     use diesel::prelude::*;
+    // Without a key there is one insert, already in the job's own savepoint; with one, a
+    // savepoint of its own lets a lost race on the key be answered instead of failing.
+    let Some(key) = idem else { return queries::insert(conn, std::slice::from_ref(message)) };
     write_transaction(conn, |conn| {
-        if let Some(key) = idem {
-            diesel::insert_into(idempotency_keys::table)
-                .values((
-                    idempotency_keys::account_id.eq(&message.account_id),
-                    idempotency_keys::idem_key.eq(key),
-                    idempotency_keys::body_hash.eq(body_hash),
-                    idempotency_keys::status_code.eq(202),
-                    idempotency_keys::response.eq(serde_json::to_string(response).unwrap_or_default()),
-                    idempotency_keys::created_at.eq(message.queued_at),
-                ))
-                .execute(conn)?;
-        }
+        diesel::insert_into(idempotency_keys::table)
+            .values((
+                idempotency_keys::account_id.eq(&message.account_id),
+                idempotency_keys::idem_key.eq(key),
+                idempotency_keys::body_hash.eq(body_hash),
+                idempotency_keys::status_code.eq(202),
+                idempotency_keys::response.eq(serde_json::to_string(response).unwrap_or_default()),
+                idempotency_keys::created_at.eq(message.queued_at),
+            ))
+            .execute(conn)?;
         queries::insert(conn, std::slice::from_ref(message))
     })
 }

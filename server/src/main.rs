@@ -4,13 +4,6 @@ use clap::Parser;
 use relay_server::cli::{self, Cli};
 use tracing_subscriber::EnvFilter;
 
-/// mimalloc rather than glibc's malloc: a server with many short-lived blocking threads grows
-/// glibc's per-thread arenas and keeps the freed pages, so its resident memory creeps up over
-/// days of steady traffic; mimalloc returns freed pages to the system (see bench/RESULTS.md,
-/// the soak).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     init_logging();
     let cli = Cli::parse();

@@ -9,7 +9,8 @@ use crate::accounts::Account;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d2433}\
 header{display:flex;gap:1rem;align-items:center;padding:.75rem 1.5rem;background:#1d2433;color:#fff}\
-header a,header button{color:#fff}header .grow{flex:1}main{max-width:46rem;margin:2rem auto;padding:0 1rem}\
+header a,header button{color:#fff}header button{background:transparent;border:1px solid #fff9;border-radius:4px;\
+padding:.2rem .6rem;font:inherit}header .grow{flex:1}main{max-width:46rem;margin:2rem auto;padding:0 1rem}\
 form.inline{display:inline}button{cursor:pointer}.card{background:#fff;border-radius:8px;padding:1.5rem;\
 box-shadow:0 1px 3px #0002}label{display:block;margin:.75rem 0 .25rem}input{width:100%;padding:.5rem;\
 box-sizing:border-box}table{border-collapse:collapse;width:100%;margin-top:1rem}th,td{text-align:start;\

@@ -174,8 +174,26 @@ async fn upkeep(state: AppState) {
             Ok(n) => tracing::debug!(deliveries = n, "pruned old webhook deliveries"),
             Err(e) => tracing::warn!(error = %e, "could not prune old webhook deliveries"),
         }
+        let _ = tokio::task::spawn_blocking(return_free_memory).await;
     }
 }
+
+/// Hands memory the server freed back to the system. glibc's malloc keeps freed pages in each
+/// thread's arena for reuse; under steady traffic the arenas fragment and resident memory
+/// creeps up (measured: about 0.2 MiB a minute with 1,000 phones, bench/RESULTS.md, the soak)
+/// although the live heap is flat. `malloc_trim` releases the free pages of every arena.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)] // the only unsafe call in the server: a C function without arguments.
+fn return_free_memory() {
+    // SAFETY: malloc_trim takes no pointers and only walks the allocator's own structures,
+    // under their locks; it is safe to call from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn return_free_memory() {}
 
 async fn flush_last_used(state: &AppState) {
     let seen = state.last_used.drain();

@@ -167,8 +167,11 @@ where
 pub fn prefix_upper_bound(prefix: &str) -> Option<String> {
     let mut chars: Vec<char> = prefix.chars().collect();
     while let Some(last) = chars.pop() {
-        // The next scalar value; the surrogate gap is skipped by `from_u32` failing into it.
-        let next = (u32::from(last) + 1..=u32::from(char::MAX)).take(0x801).find_map(char::from_u32);
+        // The next scalar value: past U+D7FF lie the surrogates, which are not characters.
+        let next = match last {
+            '\u{d7ff}' => Some('\u{e000}'),
+            c => char::from_u32(u32::from(c) + 1),
+        };
         if let Some(next) = next {
             chars.push(next);
             return Some(chars.into_iter().collect());

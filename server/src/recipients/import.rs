@@ -304,12 +304,12 @@ pub struct ImportOutcome {
     pub rows: Vec<RowResult>,
 }
 
-/// Reads `bytes` as CSV and stores its good rows in one transaction (the API's import and
-/// the console's upload). A malformed file is refused whole with `invalid_request`.
 /// Past this many new rows, the planner's statistics are refreshed at once rather than at
 /// autovacuum's next pass, so the next searches already use the trigram index (PostgreSQL).
 const RESTAT_AFTER: usize = 10_000;
 
+/// Reads `bytes` as CSV and stores its good rows in one transaction (the API's import and
+/// the console's upload). A malformed file is refused whole with `invalid_request`.
 pub async fn import(state: &AppState, account: Account, bytes: Vec<u8>) -> Result<ImportOutcome, ApiError> {
     if bytes.len() > MAX_BYTES {
         return Err(ApiError::PayloadTooLarge { limit: MAX_BYTES });

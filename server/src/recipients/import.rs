@@ -304,8 +304,8 @@ pub struct ImportOutcome {
     pub rows: Vec<RowResult>,
 }
 
-/// Past this many new rows, the planner's statistics are refreshed at once rather than at
-/// autovacuum's next pass, so the next searches already use the trigram index (PostgreSQL).
+/// Past this many new rows, the table is vacuumed and analysed before the import answers
+/// rather than at autovacuum's next pass (PostgreSQL; see `queries::refresh_statistics`).
 const RESTAT_AFTER: usize = 10_000;
 
 /// Reads `bytes` as CSV and stores its good rows in one transaction (the API's import and
@@ -332,12 +332,11 @@ pub async fn import(state: &AppState, account: Account, bytes: Vec<u8>) -> Resul
     let updated = existing.len();
     let created = rows.len() - updated;
     if created >= RESTAT_AFTER {
-        let db = state.db.clone();
-        tokio::spawn(async move {
-            if let Err(e) = db.run(|conn| queries::refresh_statistics(conn).map_err(StoreError::from)).await {
-                tracing::debug!(error = %e, "could not refresh the recipients' statistics");
-            }
-        });
+        // Before the answer, so the searches a client makes next are planned for the table as
+        // it now is. A failure costs only speed: the import itself is committed.
+        if let Err(e) = state.db.run(|conn| queries::refresh_statistics(conn).map_err(StoreError::from)).await {
+            tracing::debug!(error = %e, "could not refresh the recipients' statistics");
+        }
     }
     let mut results: Vec<RowResult> = rows
         .into_iter()

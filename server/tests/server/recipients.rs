@@ -16,6 +16,47 @@ both_backends!(
     recipients_opted_out_numbers_refuse_sends_but_not_otp,
 );
 
+/// PostgreSQL only: a large import answers after the table was vacuumed and analysed, so the
+/// client's first searches meet fresh statistics and no autovacuum starting under them.
+mod recipients_large_import_is_vacuumed_before_it_answers {
+    #[test]
+    fn postgres() {
+        super::recipients_large_import_is_vacuumed_before_it_answers(super::Backend::Postgres)
+    }
+}
+
+fn recipients_large_import_is_vacuumed_before_it_answers(backend: Backend) {
+    use diesel::prelude::*;
+
+    #[derive(QueryableByName)]
+    struct Settled {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        vacuumed: bool,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        analysed: bool,
+    }
+
+    let (db, a, server) = setup(backend);
+    let mut file = String::from("name,phone\n");
+    for i in 0..10_000 {
+        file.push_str(&format!("Person {i},+92300{:07}\n", 1_000_000 + i));
+    }
+    let reply = import(&server, &a.key, file.as_bytes());
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.json()["created"], 10_000, "{}", reply.text);
+
+    let mut conn = diesel::PgConnection::establish(&crate::common::postgres_base_url()).unwrap();
+    let settled: Settled = diesel::sql_query(
+        "SELECT last_vacuum IS NOT NULL AS vacuumed, last_analyze IS NOT NULL AS analysed \
+         FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'recipients'",
+    )
+    .bind::<diesel::sql_types::Text, _>(db.schema().unwrap())
+    .get_result(&mut conn)
+    .unwrap();
+    assert!(settled.vacuumed && settled.analysed, "vacuumed {}, analysed {}", settled.vacuumed, settled.analysed);
+    assert_eq!(search(&server, &a.key, "person 9999"), ["Person 9999"]);
+}
+
 pub fn create(server: &TestServer, key: &str, body: Value) -> Reply {
     server.send("POST", "/v1/recipients", Some(key), Some(&body.to_string()))
 }

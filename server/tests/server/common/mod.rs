@@ -80,6 +80,11 @@ impl TestDb {
 }
 
 impl TestDb {
+    /// The PostgreSQL schema holding this database's tables (`None` on SQLite).
+    pub fn schema(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+
     /// The same PostgreSQL schema, reached through a relay on `port` (a [`FlakyLink`] to
     /// PostgreSQL's port): its own data folder, and dropping it drops nothing.
     pub fn through(&self, port: u16) -> TestDb {

@@ -39,25 +39,27 @@ pub async fn run(hub: Arc<Hub>, db: Db) {
     }
 }
 
-/// One pass over the devices that have room. Returns how many messages were handed out.
+/// One pass over the devices that have room, every claim in one writer job. Returns how many
+/// messages were handed out.
 async fn round(hub: &Hub, db: &Db) -> Result<usize, StoreError> {
-    // Every device's claim goes to the writer at once: they commit together.
-    let claims: Vec<_> = hub
-        .candidates()
-        .into_iter()
-        .map(|c| {
-            let limit = i64::from(c.room.min(CLAIM_BATCH));
-            let (account_id, device_id) = (c.account_id.clone(), c.device_id.clone());
-            let me = hub.instance().clone();
-            let claimed = db.write(move |conn| {
-                queries::claim(conn, &account_id, &device_id, me.as_str(), limit).map_err(StoreError::from)
-            });
-            (c, claimed)
+    let candidates = hub.candidates();
+    if candidates.is_empty() {
+        return Ok(0);
+    }
+    let wanted: Vec<queries::Wanted> = candidates
+        .iter()
+        .map(|c| queries::Wanted {
+            account_id: c.account_id.clone(),
+            device_id: c.device_id.clone(),
+            limit: i64::from(c.room.min(CLAIM_BATCH)),
         })
         .collect();
+    let me = hub.instance().clone();
+    let claimed =
+        db.write(move |conn| queries::claim_round(conn, me.as_str(), &wanted).map_err(StoreError::from)).await?;
     let mut handed = 0;
-    for (c, claimed) in claims {
-        for m in claimed.await? {
+    for (c, messages) in candidates.iter().zip(claimed) {
+        for m in messages {
             let parts = u32::try_from(m.segments).unwrap_or(1);
             if hub.send(&c.device_id, ServerFrame::Send(send_frame(&m))) {
                 hub.handed(&c.device_id, parts);

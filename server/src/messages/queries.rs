@@ -1,6 +1,8 @@
 //! Message storage: every state change is one conditional UPDATE (so two actors can never both
 //! win) plus its event row, in one transaction.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{Duration, NaiveDateTime};
 use diesel::dsl::{count_star, max, min};
 use diesel::prelude::*;
@@ -111,69 +113,122 @@ pub fn list(conn: &mut DbConnection, account_id: &str, f: &ListFilter) -> QueryR
     q.order(messages::id.desc()).limit(f.limit + 1).load(conn)
 }
 
-/// Hands up to `limit` queued messages of the account to the device, most urgent first.
-pub fn claim(
-    conn: &mut DbConnection,
-    account_id: &str,
-    device_id: &str,
-    instance: &str,
-    limit: i64,
-) -> QueryResult<Vec<Message>> {
+/// One device's share of a dispatch round: up to `limit` messages of its account.
+#[derive(Debug, Clone)]
+pub struct Wanted {
+    pub account_id: String,
+    pub device_id: String,
+    pub limit: i64,
+}
+
+/// Claims for every device of a dispatch round, in the order given (least loaded first), in
+/// one transaction; answers one list per device, in the same order.
+///
+/// Once a device's claim finds fewer messages than it asked for, its account has no general
+/// work left, only messages meant for a named device can remain: one query finds which
+/// devices those are, and the account's other devices are not asked at all. So a round over
+/// a thousand idle phones of one account costs three queries, not two thousand.
+pub fn claim_round(conn: &mut DbConnection, instance: &str, wanted: &[Wanted]) -> QueryResult<Vec<Vec<Message>>> {
     write_transaction(conn, |conn| {
         let now = time::now();
-        // Only the instance holding the phone's connection claims for it. On PostgreSQL the
-        // device row stays locked until commit, so a phone taking its connection to another
-        // instance (which re-queues what it was handed) waits for this claim, or this claim
-        // for it (and then finds the device no longer held here).
-        let held = devices::table.find(device_id).filter(devices::connected_instance.eq(instance)).select(devices::id);
-        let held: Option<String> = match conn {
-            DbConnection::Postgres(c) => held.for_update().first(c).optional()?,
-            DbConnection::Sqlite(c) => held.first(c).optional()?,
-        };
-        if held.is_none() {
-            return Ok(Vec::new());
+        // Per account whose general queue ran dry: the devices with work meant for them.
+        let mut dry: HashMap<&str, HashSet<String>> = HashMap::new();
+        let mut out = Vec::with_capacity(wanted.len());
+        for w in wanted {
+            if dry.get(w.account_id.as_str()).is_some_and(|named| !named.contains(&w.device_id)) {
+                out.push(Vec::new());
+                continue;
+            }
+            let Some((claimed, found_all)) = claim(conn, w, instance, now)? else {
+                out.push(Vec::new());
+                continue;
+            };
+            if !found_all && !dry.contains_key(w.account_id.as_str()) {
+                dry.insert(&w.account_id, named_devices_with_work(conn, &w.account_id, now)?);
+            }
+            out.push(claimed);
         }
-        let queued = messages::table
-            .filter(messages::account_id.eq(account_id))
-            .filter(messages::status.eq(Status::Queued.as_str()))
-            .filter(messages::requested_device_id.is_null().or(messages::requested_device_id.eq(device_id)))
-            .filter(messages::expires_at.gt(now))
-            .order((messages::priority.asc(), messages::id.asc()))
-            .limit(limit)
-            .select(messages::id);
-        // Instances dispatching for phones of the same account skip each other's rows
-        // instead of queueing behind their locks.
-        let ids: Vec<String> = match conn {
-            DbConnection::Postgres(c) => queued.for_update().skip_locked().load(c)?,
-            DbConnection::Sqlite(c) => queued.load(c)?,
-        };
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let claimed_ids: Vec<String> = diesel::update(messages::table)
-            .filter(messages::id.eq_any(&ids))
-            .filter(messages::status.eq(Status::Queued.as_str()))
-            .set((
-                messages::status.eq(Status::Dispatched.as_str()),
-                messages::device_id.eq(device_id),
-                messages::dispatched_at.eq(now),
-                messages::acked_at.eq(None::<NaiveDateTime>),
-                messages::attempts.eq(messages::attempts + 1),
-                messages::updated_at.eq(now),
-            ))
-            .returning(messages::id)
-            .get_results(conn)?;
-        let claimed: Vec<Message> =
-            messages::table.filter(messages::id.eq_any(&claimed_ids)).select(Message::as_select()).load(conn)?;
-        let events: Vec<Event> = claimed
-            .iter()
-            .map(|m| event(&m.id, Status::Dispatched, Some(format!("to device {device_id}")), now))
-            .collect();
-        add_events(conn, &events)?;
-        let mut claimed = claimed;
-        claimed.sort_by(|a, b| (a.priority, &a.id).cmp(&(b.priority, &b.id)));
-        Ok(claimed)
+        Ok(out)
     })
+}
+
+/// Devices named by the account's queued messages (`device_id` in the send).
+fn named_devices_with_work(
+    conn: &mut DbConnection,
+    account_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<HashSet<String>> {
+    let named: Vec<Option<String>> = messages::table
+        .filter(messages::account_id.eq(account_id))
+        .filter(messages::status.eq(Status::Queued.as_str()))
+        .filter(messages::requested_device_id.is_not_null())
+        .filter(messages::expires_at.gt(now))
+        .select(messages::requested_device_id)
+        .distinct()
+        .load(conn)?;
+    Ok(named.into_iter().flatten().collect())
+}
+
+/// Hands up to `limit` queued messages of the account to the device, most urgent first.
+/// `None` when the device's connection is not held by this instance; otherwise the messages
+/// and whether as many were found as asked for.
+fn claim(
+    conn: &mut DbConnection,
+    w: &Wanted,
+    instance: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Option<(Vec<Message>, bool)>> {
+    let (account_id, device_id) = (w.account_id.as_str(), w.device_id.as_str());
+    // Only the instance holding the phone's connection claims for it. On PostgreSQL the
+    // device row stays locked until commit, so a phone taking its connection to another
+    // instance (which re-queues what it was handed) waits for this claim, or this claim
+    // for it (and then finds the device no longer held here).
+    let held = devices::table.find(device_id).filter(devices::connected_instance.eq(instance)).select(devices::id);
+    let held: Option<String> = match conn {
+        DbConnection::Postgres(c) => held.for_update().first(c).optional()?,
+        DbConnection::Sqlite(c) => held.first(c).optional()?,
+    };
+    if held.is_none() {
+        return Ok(None);
+    }
+    let queued = messages::table
+        .filter(messages::account_id.eq(account_id))
+        .filter(messages::status.eq(Status::Queued.as_str()))
+        .filter(messages::requested_device_id.is_null().or(messages::requested_device_id.eq(device_id)))
+        .filter(messages::expires_at.gt(now))
+        .order((messages::priority.asc(), messages::id.asc()))
+        .limit(w.limit)
+        .select(messages::id);
+    // Instances dispatching for phones of the same account skip each other's rows
+    // instead of queueing behind their locks.
+    let ids: Vec<String> = match conn {
+        DbConnection::Postgres(c) => queued.for_update().skip_locked().load(c)?,
+        DbConnection::Sqlite(c) => queued.load(c)?,
+    };
+    let found_all = i64::try_from(ids.len()).unwrap_or(i64::MAX) >= w.limit;
+    if ids.is_empty() {
+        return Ok(Some((Vec::new(), found_all)));
+    }
+    let claimed_ids: Vec<String> = diesel::update(messages::table)
+        .filter(messages::id.eq_any(&ids))
+        .filter(messages::status.eq(Status::Queued.as_str()))
+        .set((
+            messages::status.eq(Status::Dispatched.as_str()),
+            messages::device_id.eq(device_id),
+            messages::dispatched_at.eq(now),
+            messages::acked_at.eq(None::<NaiveDateTime>),
+            messages::attempts.eq(messages::attempts + 1),
+            messages::updated_at.eq(now),
+        ))
+        .returning(messages::id)
+        .get_results(conn)?;
+    let mut claimed: Vec<Message> =
+        messages::table.filter(messages::id.eq_any(&claimed_ids)).select(Message::as_select()).load(conn)?;
+    let events: Vec<Event> =
+        claimed.iter().map(|m| event(&m.id, Status::Dispatched, Some(format!("to device {device_id}")), now)).collect();
+    add_events(conn, &events)?;
+    claimed.sort_by(|a, b| (a.priority, &a.id).cmp(&(b.priority, &b.id)));
+    Ok(Some((claimed, found_all)))
 }
 
 /// The phone stored the message. True when it is (still) assigned to this phone: the phone

@@ -22,6 +22,7 @@ both_backends!(
     a_server_killed_mid_stream_loses_nothing_and_sends_nothing_twice,
     a_connection_that_keeps_dropping_sends_every_message_exactly_once,
     the_daily_cap_holds_across_reconnects,
+    messages_naming_a_phone_reach_it_among_idle_others,
 );
 
 /// Offline detection within seconds: three missed 2 s heartbeats.
@@ -624,4 +625,39 @@ fn rate_limits_hold_across_instances() {
     let refilled = (5.0 * started.elapsed().as_secs_f64()).ceil() as usize;
     assert!(allowed <= 20 + refilled + 2, "{allowed} allowed in {:?}", started.elapsed());
     assert!(allowed >= 10, "{allowed} allowed");
+}
+
+/// The dispatcher stops asking an account's phones once its general queue is dry; work meant
+/// for one named phone must still find that phone, whichever phone was asked first.
+fn messages_naming_a_phone_reach_it_among_idle_others(backend: Backend) {
+    let db = TestDb::new(backend);
+    let a = create_account(&db, "named@example.com", "unlimited");
+    let server = TestServer::start_with(&db, SERVE_ARGS);
+    let mut phones: Vec<TestDevice> =
+        ["Phone A", "Phone B", "Phone C"].iter().map(|name| TestDevice::pair(&server, &a.key, name)).collect();
+    for phone in &mut phones {
+        phone.run(&["--latency-ms", "20"]);
+    }
+    poll(Duration::from_secs(20), "three phones online", || {
+        let list = server.get("/v1/devices", Some(&a.key)).json();
+        let online = list["devices"].as_array().unwrap().iter().filter(|d| d["online"] == true).count();
+        (online == 3).then_some(())
+    });
+    let named = phones[2].device_id.clone();
+    let for_c = |i: usize| json!({"to": format!("+9230012345{i:02}"), "message": "for C", "device_id": named});
+    // Once C has been handed a message, the two phones that never were sort before it: the
+    // dispatcher asks them first and finds the account's general queue empty.
+    let first = queue_message(&server, &a.key, for_c(99));
+    wait_for_status(&server, &a.key, &first, "delivered", Duration::from_secs(30));
+    let mine: Vec<String> = (0..4).map(|i| queue_message(&server, &a.key, for_c(i))).collect();
+    let any: Vec<String> = (0..2)
+        .map(|i| queue_message(&server, &a.key, json!({"to": format!("+9230022345{i:02}"), "message": "any"})))
+        .collect();
+    for id in &mine {
+        let m = wait_for_status(&server, &a.key, id, "delivered", Duration::from_secs(30));
+        assert_eq!(m["device_id"], named.as_str(), "{m}");
+    }
+    for id in &any {
+        wait_for_status(&server, &a.key, id, "delivered", Duration::from_secs(30));
+    }
 }

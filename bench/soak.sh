@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Soak: 1,000 simulated phones (plain WebSocket device links on loopback) on one release
-# server, steady traffic through `POST /v1/messages` for 30 minutes, the server's RSS sampled
-# as it goes; prints the figures (Markdown) and whether memory stayed flat. Bench only: CI never
-# runs it. Any relay-fleet option may be given (bench/README.md):
+# server, a database first filled with 60,000 delivered messages (bulk sends), then steady
+# traffic through `POST /v1/messages` for 30 minutes, the server's RSS sampled as it goes;
+# prints the figures (Markdown) and whether memory stayed flat. Bench only: CI never runs it. Any relay-fleet option may be given (bench/README.md):
 #
 #   bench/soak.sh                                   # 30 minutes, 1,000 phones, 20 msg/s
 #   bench/soak.sh --soak-secs 180 --sample-secs 10  # a 3-minute check
@@ -15,6 +15,7 @@ cd "$root"
 args=("$@")
 [[ " $* " == *" --soak-secs "* ]] || args+=(--soak-secs 1800)
 [[ " $* " == *" --sample-secs "* ]] || args+=(--sample-secs 30)
+[[ " $* " == *" --prefill "* ]] || args+=(--prefill 60000)
 
 echo "== building the release server (root workspace) and relay-fleet (bench/loadgen)" >&2
 cargo build --release -p relay-server

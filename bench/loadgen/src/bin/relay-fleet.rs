@@ -21,7 +21,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 type R<T> = Result<T, String>;
 
 const USAGE: &str = "relay-fleet --server-bin PATH --work-dir DIR [--devices 1000] [--heartbeat-secs 5]
-    [--cpu-intervals 6] [--soak-secs 0] [--sample-secs 10] [--rate 20] [--out FILE.md]";
+    [--cpu-intervals 6] [--soak-secs 0] [--sample-secs 10] [--rate 20] [--prefill 0] [--out FILE.md]";
 
 /// `POST /v1/device/pair` allows 10 tries a minute per client address: each group of 10 phones
 /// pairs from an address of its own in 127.0.0.0/8 (all of it is loopback on Linux).
@@ -37,6 +37,8 @@ struct Config {
     soak_secs: u64,
     sample_secs: u64,
     rate: u64,
+    /// Messages sent and delivered before the soak, so it runs on a database of some size.
+    prefill: u64,
     out: Option<PathBuf>,
 }
 
@@ -50,6 +52,7 @@ fn parse_args() -> R<Config> {
         soak_secs: 0,
         sample_secs: 10,
         rate: 20,
+        prefill: 0,
         out: None,
     };
     let mut args = std::env::args().skip(1);
@@ -65,6 +68,7 @@ fn parse_args() -> R<Config> {
             "--soak-secs" => cfg.soak_secs = num(value()?)?,
             "--sample-secs" => cfg.sample_secs = num(value()?)?.max(1),
             "--rate" => cfg.rate = num(value()?)?,
+            "--prefill" => cfg.prefill = num(value()?)?,
             "--out" => cfg.out = Some(value()?.into()),
             _ => return Err(format!("unknown option {flag}\n{USAGE}")),
         }
@@ -404,7 +408,13 @@ async fn run(cfg: Config) -> R<String> {
 
     if cfg.soak_secs > 0 {
         md.push('\n');
-        md.push_str(&soak(&cfg, &server, &key, &fleet).await?);
+        let mut already = 0;
+        if cfg.prefill > 0 {
+            let (text, delivered) = prefill(&cfg, &server, &key).await?;
+            md.push_str(&text);
+            already = delivered;
+        }
+        md.push_str(&soak(&cfg, &server, &key, &fleet, already).await?);
     }
     if fleet.closed.load(Ordering::Relaxed) > 0 {
         return Err(format!("{} links were closed by the server during the run", fleet.closed.load(Ordering::Relaxed)));
@@ -422,8 +432,44 @@ async fn queue_counts(c: &reqwest::Client, base: &str, key: &str) -> R<Value> {
     Ok(call(c, reqwest::Method::GET, &format!("{base}/v1/queue"), Some(key), Value::Null).await?["counts"].clone())
 }
 
+/// `--prefill` messages through `POST /v1/messages/bulk` (batches of 20,000), delivered by the
+/// same phones within their pacing before the soak starts: a server in service has a database
+/// of some size, and the database's page caches fill as it grows.
+async fn prefill(cfg: &Config, server: &Server, key: &str) -> R<(String, u64)> {
+    let api = http(None)?;
+    let started = Instant::now();
+    say(format!("prefill: {} messages", cfg.prefill));
+    let mut sent = 0u64;
+    while sent < cfg.prefill {
+        let n = (cfg.prefill - sent).min(20_000);
+        let recipients: Vec<Value> = (sent..sent + n).map(|i| json!({"to": format!("+92301{:07}", 1_000_000 + i)})).collect();
+        let body = json!({"message": "Prefill", "recipients": recipients});
+        let v = call(&api, reqwest::Method::POST, &format!("{}/v1/messages/bulk", server.url), Some(key), body).await?;
+        sent += v["queued"].as_u64().ok_or(format!("bulk: {v}"))?;
+    }
+    let deadline = Instant::now() + Duration::from_secs(1200);
+    loop {
+        let counts = queue_counts(&api, &server.url, key).await?;
+        if counts["delivered"].as_u64().unwrap_or(0) >= sent {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("prefill not delivered in 20 minutes: {counts}"));
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    say(format!("prefill: {sent} delivered in {secs:.0} s; RSS {}", mib(rss_kib(server.pid) as f64)));
+    let text = format!(
+        "Before the soak: {sent} messages sent through `POST /v1/messages/bulk` and delivered by the same phones within their pacing ({secs:.0} s), so the soak runs on a database of some size; server RSS then {}.\n\n",
+        mib(rss_kib(server.pid) as f64)
+    );
+    Ok((text, sent))
+}
+
 /// Steady traffic for `--soak-secs` at `--rate` messages a second, RSS sampled as it goes.
-async fn soak(cfg: &Config, server: &Server, key: &str, fleet: &Arc<Fleet>) -> R<String> {
+/// `already`: messages delivered before it (the prefill), counted out of the final tally.
+async fn soak(cfg: &Config, server: &Server, key: &str, fleet: &Arc<Fleet>, already: u64) -> R<String> {
     let api = http(None)?;
     let accepted = Arc::new(AtomicU64::new(0));
     let refused = Arc::new(AtomicU64::new(0));
@@ -463,7 +509,7 @@ async fn soak(cfg: &Config, server: &Server, key: &str, fleet: &Arc<Fleet>) -> R
     let drain = Instant::now();
     while drain.elapsed() < Duration::from_secs(60) {
         counts = queue_counts(&api, &server.url, key).await?;
-        if counts["delivered"].as_u64().unwrap_or(0) >= wanted {
+        if counts["delivered"].as_u64().unwrap_or(0) >= already + wanted {
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -483,7 +529,7 @@ async fn soak(cfg: &Config, server: &Server, key: &str, fleet: &Arc<Fleet>) -> R
         "### Soak: {} s of steady traffic over the same {} links\n\n\
          | | |\n| --- | --- |\n\
          | Offered | {} msg/s (`POST /v1/messages`), {} accepted, {} refused |\n\
-         | Reached the phones / delivered | {} `send` frames; queue counts at the end: {} |\n\
+         | Reached the phones / delivered | {} `send` frames (prefill included); queue counts at the end: {} |\n\
          | Server CPU during the soak | {:.3} cores |\n\
          | Server RSS min / max | {} / {} |\n\
          | RSS median, first vs last quarter after warm-up | {} → {} ({:+.1} MiB) |\n\

@@ -442,7 +442,8 @@ async fn prefill(cfg: &Config, server: &Server, key: &str) -> R<(String, u64)> {
     let mut sent = 0u64;
     while sent < cfg.prefill {
         let n = (cfg.prefill - sent).min(20_000);
-        let recipients: Vec<Value> = (sent..sent + n).map(|i| json!({"to": format!("+92301{:07}", 1_000_000 + i)})).collect();
+        let recipients: Vec<Value> =
+            (sent..sent + n).map(|i| json!({"to": format!("+92301{:07}", 1_000_000 + i)})).collect();
         let body = json!({"message": "Prefill", "recipients": recipients});
         let v = call(&api, reqwest::Method::POST, &format!("{}/v1/messages/bulk", server.url), Some(key), body).await?;
         sent += v["queued"].as_u64().ok_or(format!("bulk: {v}"))?;

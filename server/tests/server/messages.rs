@@ -14,6 +14,7 @@ both_backends!(
     an_expired_subscription_cannot_send_but_can_read,
     the_same_idempotency_key_replays_and_a_different_body_conflicts,
     a_paused_queue_refuses_sends_until_resumed,
+    the_queue_reports_the_age_of_its_oldest_message_in_any_lane,
     a_message_can_be_canceled_before_a_phone_has_it,
     a_message_no_phone_takes_expires,
     a_device_of_another_account_is_an_invalid_device,
@@ -153,6 +154,23 @@ fn a_paused_queue_refuses_sends_until_resumed(backend: Backend) {
     let q = server.get("/v1/queue", Some(&a.key)).json();
     assert_eq!(q["state"], "running");
     assert_eq!(q["counts"]["queued"], 1);
+}
+
+/// No phone: what is queued stays. The oldest message is found across the lanes, not only in
+/// the one that goes first.
+fn the_queue_reports_the_age_of_its_oldest_message_in_any_lane(backend: Backend) {
+    let db = TestDb::new(backend);
+    let a = create_account(&db, "age@example.com", "standard");
+    let server = TestServer::start(&db);
+    assert_eq!(server.get("/v1/queue", Some(&a.key)).json()["oldest_queued_age_seconds"], 0);
+    assert_eq!(send(&server, &a.key, json!({"to": "+923001234567", "message": "first"})).status, 202);
+    std::thread::sleep(std::time::Duration::from_millis(2200));
+    let high = json!({"to": "+923001234568", "message": "later, ahead", "priority": "high"});
+    assert_eq!(send(&server, &a.key, high).status, 202);
+    let q = server.get("/v1/queue", Some(&a.key)).json();
+    assert_eq!(q["counts"]["queued"], 2, "{q}");
+    let age = q["oldest_queued_age_seconds"].as_i64().unwrap();
+    assert!((2..10).contains(&age), "{q}");
 }
 
 fn a_message_can_be_canceled_before_a_phone_has_it(backend: Backend) {

@@ -62,6 +62,8 @@ pub enum Lane {
 }
 
 impl Lane {
+    pub const ALL: [Lane; 4] = [Lane::Otp, Lane::High, Lane::Normal, Lane::Bulk];
+
     pub fn name(value: i16) -> &'static str {
         match value {
             0 => "otp",

@@ -487,8 +487,8 @@ pub fn figures(conn: &mut DbConnection, account_id: &str) -> QueryResult<QueueFi
     // The oldest queued message is the first of its lane in id (ULID, time) order: one probe
     // of `messages_queue` per lane, where `min(queued_at)` read every queued row (a bulk
     // backlog of 100,000 rows, on each poll of the queue page).
-    let mut oldest_queued: Option<NaiveDateTime> = None;
-    for lane in [Lane::Otp, Lane::High, Lane::Normal, Lane::Bulk] {
+    let mut firsts = Vec::with_capacity(Lane::ALL.len());
+    for lane in Lane::ALL {
         let first: Option<NaiveDateTime> = messages::table
             .filter(messages::account_id.eq(account_id))
             .filter(messages::status.eq(Status::Queued.as_str()))
@@ -497,11 +497,9 @@ pub fn figures(conn: &mut DbConnection, account_id: &str) -> QueryResult<QueueFi
             .select(messages::queued_at)
             .first(conn)
             .optional()?;
-        oldest_queued = match (oldest_queued, first) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        firsts.push(first);
     }
+    let oldest_queued = firsts.into_iter().flatten().min();
     let hour_ago = time::now() - Duration::hours(1);
     let sent_last_hour = messages::table
         .filter(messages::account_id.eq(account_id))

@@ -305,8 +305,8 @@ pub struct ImportOutcome {
 }
 
 /// Past this many new rows, the table is vacuumed and analysed before the import answers
-/// rather than at autovacuum's next pass (PostgreSQL; see `queries::refresh_statistics`).
-const RESTAT_AFTER: usize = 10_000;
+/// rather than at autovacuum's next pass (PostgreSQL; see `queries::settle_after_import`).
+const SETTLE_AFTER: usize = 10_000;
 
 /// Reads `bytes` as CSV and stores its good rows in one transaction (the API's import and
 /// the console's upload). A malformed file is refused whole with `invalid_request`.
@@ -331,11 +331,11 @@ pub async fn import(state: &AppState, account: Account, bytes: Vec<u8>) -> Resul
         .await?;
     let updated = existing.len();
     let created = rows.len() - updated;
-    if created >= RESTAT_AFTER {
+    if created >= SETTLE_AFTER {
         // Before the answer, so the searches a client makes next are planned for the table as
         // it now is. A failure costs only speed: the import itself is committed.
-        if let Err(e) = state.db.run(|conn| queries::refresh_statistics(conn).map_err(StoreError::from)).await {
-            tracing::debug!(error = %e, "could not refresh the recipients' statistics");
+        if let Err(e) = state.db.run(|conn| queries::settle_after_import(conn).map_err(StoreError::from)).await {
+            tracing::debug!(error = %e, "could not vacuum and analyse the recipients after an import");
         }
     }
     let mut results: Vec<RowResult> = rows

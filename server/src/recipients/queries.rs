@@ -235,7 +235,7 @@ fn push_cond(sql: &mut Sql, cond: &str, cells: Vec<Cell>) {
 /// (index-only range scans), the trigram index's pending list merged. Done before the import
 /// answers, it also leaves autovacuum nothing to start on this table while the client's first
 /// searches run. Needs a connection outside any transaction. (SQLite plans by its indexes.)
-pub fn refresh_statistics(conn: &mut DbConnection) -> QueryResult<()> {
+pub fn settle_after_import(conn: &mut DbConnection) -> QueryResult<()> {
     if matches!(conn, DbConnection::Postgres(_)) {
         diesel::sql_query("VACUUM (ANALYZE) recipients").execute(conn)?;
     }

@@ -105,6 +105,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     let upkeep = tokio::spawn(upkeep(upkeep_state.clone()));
     let dispatcher = tokio::spawn(dispatch::run(upkeep_state.hub.clone(), db.clone()));
     let cluster = tokio::spawn(crate::cluster::run(upkeep_state.hub.clone(), db.clone(), upkeep_state.limits.clone()));
+    let statistics = tokio::spawn(crate::db::statistics::run(db.clone()));
     crate::cluster::start_signals(upkeep_state.hub.clone(), db.clone());
     let (stop_webhooks, webhooks_stop) = tokio::sync::watch::channel(false);
     let webhooks = tokio::spawn(crate::webhooks::deliver::run(
@@ -134,6 +135,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     upkeep.abort();
     dispatcher.abort();
     cluster.abort();
+    statistics.abort();
     // Webhook attempts in flight finish and are recorded (bounded by their timeout); if that
     // takes too long, they are abandoned and their leases bring them back after a restart.
     let _ = stop_webhooks.send(true);

@@ -5,6 +5,7 @@
 
 pub mod bulk;
 pub mod schema;
+pub mod statistics;
 pub mod writer;
 
 use std::path::Path;

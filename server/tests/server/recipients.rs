@@ -57,6 +57,54 @@ fn recipients_large_import_is_vacuumed_before_it_answers(backend: Backend) {
     assert_eq!(search(&server, &a.key, "person 9999"), ["Person 9999"]);
 }
 
+/// PostgreSQL only: a table that grew past what its statistics say is analyzed by the server
+/// within seconds (autovacuum would look only once a minute), so the statements the server
+/// keeps prepared are planned again for the table as it is.
+mod recipients_table_that_outgrew_its_statistics_is_analyzed {
+    #[test]
+    fn postgres() {
+        super::recipients_table_that_outgrew_its_statistics_is_analyzed(super::Backend::Postgres)
+    }
+}
+
+fn recipients_table_that_outgrew_its_statistics_is_analyzed(backend: Backend) {
+    use diesel::prelude::*;
+
+    #[derive(QueryableByName)]
+    struct Analyzed {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        by_server: bool,
+    }
+
+    let (db, a, server) = setup(backend);
+    let mut file = String::from("name,phone\n");
+    for i in 0..2_000 {
+        file.push_str(&format!("Person {i},+92300{:07}\n", 1_000_000 + i));
+    }
+    let reply = import(&server, &a.key, file.as_bytes());
+    assert_eq!(reply.json()["created"], 2_000, "{}", reply.text);
+
+    // `last_analyze` is set by an ANALYZE statement (the server's); autovacuum sets
+    // `last_autoanalyze` instead.
+    let mut conn = diesel::PgConnection::establish(&crate::common::postgres_base_url()).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let analyzed: Analyzed = diesel::sql_query(
+            "SELECT last_analyze IS NOT NULL AS by_server FROM pg_stat_user_tables \
+             WHERE schemaname = $1 AND relname = 'recipients'",
+        )
+        .bind::<diesel::sql_types::Text, _>(db.schema().unwrap())
+        .get_result(&mut conn)
+        .unwrap();
+        if analyzed.by_server {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "recipients not analyzed 30 s after growing to 2,000 rows");
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    assert_eq!(search(&server, &a.key, "person 1999"), ["Person 1999"]);
+}
+
 pub fn create(server: &TestServer, key: &str, body: Value) -> Reply {
     server.send("POST", "/v1/recipients", Some(key), Some(&body.to_string()))
 }

@@ -110,6 +110,7 @@ fn beat(conn: &mut DbConnection, me: &str) -> Result<Beat, StoreError> {
         .select((devices::id, devices::account_id, devices::name))
         .load(conn)?;
     for (id, account_id, name) in &orphans {
+        wait_for_claims(conn, id)?;
         diesel::update(devices::table.find(id))
             .set((devices::online.eq(false), devices::connected_instance.eq(None::<String>)))
             .execute(conn)?;
@@ -129,6 +130,7 @@ fn span(d: Duration) -> chrono::Duration {
 
 /// Marks the device online and held by this instance.
 pub fn hold(conn: &mut DbConnection, device_id: &str, me: &InstanceId) -> QueryResult<()> {
+    wait_for_claims(conn, device_id)?;
     diesel::update(devices::table.find(device_id))
         .set((
             devices::online.eq(true),
@@ -143,12 +145,25 @@ pub fn hold(conn: &mut DbConnection, device_id: &str, me: &InstanceId) -> QueryR
 /// phone that reconnected through the load balancer) took it over: then its messages are
 /// that instance's to settle.
 pub fn release(conn: &mut DbConnection, device_id: &str, me: &InstanceId) -> QueryResult<bool> {
+    wait_for_claims(conn, device_id)?;
     let now: NaiveDateTime = time::now();
     let n = diesel::update(devices::table.find(device_id))
         .filter(devices::connected_instance.eq(me.as_str()))
         .set((devices::online.eq(false), devices::connected_instance.eq(None::<String>), devices::last_seen_at.eq(now)))
         .execute(conn)?;
     Ok(n == 1)
+}
+
+/// Locks the device row `FOR UPDATE` (PostgreSQL), so a claim for the phone that has begun
+/// (it holds the row `FOR KEY SHARE`) commits first and what it handed over is then settled
+/// here, and no claim begins until this transaction ends. A plain update of the row would not
+/// wait: it does not conflict with `FOR KEY SHARE`, which is what lets heartbeats and reports
+/// pass claims.
+fn wait_for_claims(conn: &mut DbConnection, device_id: &str) -> QueryResult<()> {
+    if let DbConnection::Postgres(c) = conn {
+        devices::table.find(device_id).select(devices::id).for_update().first::<String>(c).optional()?;
+    }
+    Ok(())
 }
 
 /// Tells the other instances when this one queued work, and wakes this one when they did.

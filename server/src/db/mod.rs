@@ -20,7 +20,8 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use writer::Writer;
 
-/// Writers for new messages on PostgreSQL, beside the main one (see [`Db::write_intake`]).
+/// Writers for new messages and phone sessions on PostgreSQL, beside the main one (see
+/// [`Db::write_intake`] and [`Db::write_for_device`]).
 const INTAKE_WRITERS: usize = 3;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -156,7 +157,7 @@ pub struct Db {
     pool: DbPool,
     backend: Backend,
     writer: Writer,
-    /// PostgreSQL only: writers of their own for new messages (see [`Db::write_intake`]).
+    /// PostgreSQL only: writers of their own for new messages and phone sessions.
     intake: std::sync::Arc<[Writer]>,
     next_intake: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// Opens a connection in place of a dead pooled one (see [`heal`]).
@@ -269,6 +270,27 @@ impl Db {
             None => self.next_intake.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % n,
         };
         self.intake[index].submit(f)
+    }
+
+    /// Runs `f`, a write of one phone's session (going on- and offline, heartbeats,
+    /// acknowledgements, reports), in a group transaction. On PostgreSQL a phone's writes go
+    /// to the intake writer its id hashes to: they still run in the order the phone sent
+    /// them, and different phones' reports no longer wait in line behind one connection's
+    /// round trips (the main writer, which claims work for every phone). Two writers then
+    /// meet on a phone's rows as two server instances do: a claim takes the device row `FOR
+    /// KEY SHARE`, which heartbeats and reports do not wait for and which holding or releasing
+    /// the phone (`cluster::hold`, `cluster::release`) does. On SQLite this is [`Db::write`].
+    pub fn write_for_device<T, E, F>(
+        &self,
+        device_id: &str,
+        f: F,
+    ) -> impl std::future::Future<Output = Result<T, E>> + Send + 'static
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + From<diesel::result::Error> + Send + 'static,
+    {
+        self.write_intake(Some(device_id), f)
     }
 
     /// Runs `f` with a pooled connection on a blocking thread.

@@ -104,7 +104,7 @@ async fn start(
     let me = ctx.hub.instance().clone();
     let (in_flight, today) = ctx
         .db
-        .write(move |conn| -> Result<(i64, i64), StoreError> {
+        .write_for_device(&d.id, move |conn| -> Result<(i64, i64), StoreError> {
             // Hold the device first: from here on no other instance's dispatcher claims for it
             // (its claim locks the device row and checks the holder), so what it handed to a
             // connection of this phone that is gone is settled by the re-queue below.
@@ -177,8 +177,9 @@ fn handle(ctx: &Ctx, frame: DeviceFrame) -> Result<Pending, SessionError> {
             let id = ctx.device.id.clone();
             let json = serde_json::to_string(&hb).unwrap_or_default();
             let sims = serde_json::to_string(&hb.sims).unwrap_or_else(|_| "[]".into());
-            let stored =
-                ctx.db.write(move |conn| devices::store_heartbeat(conn, &id, &json, &sims).map_err(StoreError::from));
+            let stored = ctx.db.write_for_device(&ctx.device.id, move |conn| {
+                devices::store_heartbeat(conn, &id, &json, &sims).map_err(StoreError::from)
+            });
             Ok(Box::pin(async move {
                 stored.await?;
                 Ok(None)
@@ -198,7 +199,9 @@ fn handle(ctx: &Ctx, frame: DeviceFrame) -> Result<Pending, SessionError> {
 /// `confirm` if the message is still this phone's, else `revoke`.
 fn accept(ctx: &Ctx, request_id: String) -> impl Future<Output = Result<ServerFrame, SessionError>> + Send + 'static {
     let (device_id, id) = (ctx.device.id.clone(), request_id.clone());
-    let mine = ctx.db.write(move |conn| messages::acknowledge(conn, &device_id, &id).map_err(StoreError::from));
+    let mine = ctx.db.write_for_device(&ctx.device.id, move |conn| {
+        messages::acknowledge(conn, &device_id, &id).map_err(StoreError::from)
+    });
     async move {
         Ok(if mine.await? {
             ServerFrame::Confirm { request_id }
@@ -220,7 +223,7 @@ fn report_status(
     let failure = report.failure.clone();
     let (device_id, id, threshold) = (ctx.device.id.clone(), report.request_id.clone(), ctx.settings.degrade_after);
     let account_id = ctx.device.account_id.clone();
-    let applied = ctx.db.write(move |conn| -> Result<(Applied, bool), StoreError> {
+    let applied = ctx.db.write_for_device(&ctx.device.id, move |conn| -> Result<(Applied, bool), StoreError> {
         let failure = failure.as_ref().map(|f| (f.code.as_str(), f.reason.as_str()));
         let applied = messages::apply_report(conn, &device_id, &id, status, failure)?;
         // In the same transaction as the report: a failure streak and the device's
@@ -267,7 +270,7 @@ async fn finish(ctx: &Ctx, conn_id: u64) {
     let me = ctx.hub.instance().clone();
     let result = ctx
         .db
-        .write(move |conn| -> Result<usize, StoreError> {
+        .write_for_device(&ctx.device.id, move |conn| -> Result<usize, StoreError> {
             if !cluster::release(conn, &id, &me)? {
                 // The phone reconnected to another instance, which settled its messages.
                 return Ok(0);

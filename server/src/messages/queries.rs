@@ -8,7 +8,7 @@ use diesel::dsl::{count_star, max};
 use diesel::prelude::*;
 
 use super::models::{Event, Lane, Message, Status};
-use crate::db::bulk::{Cell, Sql};
+use crate::db::bulk::{Cell, Sql, rows_per_statement};
 use crate::db::schema::{devices, message_events, messages};
 use crate::db::{DbConnection, write_transaction};
 use crate::ids::{IdKind, new_id};
@@ -33,9 +33,28 @@ pub fn event(message_id: &str, status: Status, detail: Option<String>, at: Naive
 }
 
 fn add_events(conn: &mut DbConnection, events: &[Event]) -> QueryResult<()> {
-    // One row per statement: the two-backend connection has no multi-row INSERT.
-    for e in events {
-        diesel::insert_into(message_events::table).values(e).execute(conn)?;
+    if let [one] = events {
+        // A prepared statement the connection keeps: one report, one event.
+        diesel::insert_into(message_events::table).values(one).execute(conn)?;
+        return Ok(());
+    }
+    // A dispatch round's events: one statement per chunk, not a round trip per message.
+    for chunk in events.chunks(rows_per_statement(5)) {
+        let mut sql = Sql::new(conn);
+        sql.push("INSERT INTO message_events (id, message_id, status, detail, at) VALUES ");
+        for (i, e) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.tuple([
+                Cell::Text(e.id.clone()),
+                Cell::Text(e.message_id.clone()),
+                Cell::Text(e.status.clone()),
+                Cell::OptText(e.detail.clone()),
+                Cell::Time(e.at),
+            ]);
+        }
+        sql.execute(conn)?;
     }
     Ok(())
 }
@@ -182,10 +201,12 @@ fn claim(
     // Only the instance holding the phone's connection claims for it. On PostgreSQL the
     // device row stays locked until commit, so a phone taking its connection to another
     // instance (which re-queues what it was handed) waits for this claim, or this claim
-    // for it (and then finds the device no longer held here).
+    // for it (and then finds the device no longer held here). `FOR KEY SHARE`: the phone's
+    // heartbeats and reports, written beside this by another writer, update the row without
+    // waiting, and this never waits for them (see `cluster::hold`).
     let held = devices::table.find(device_id).filter(devices::connected_instance.eq(instance)).select(devices::id);
     let held: Option<String> = match conn {
-        DbConnection::Postgres(c) => held.for_update().first(c).optional()?,
+        DbConnection::Postgres(c) => held.for_key_share().first(c).optional()?,
         DbConnection::Sqlite(c) => held.first(c).optional()?,
     };
     if held.is_none() {
@@ -266,7 +287,10 @@ pub enum Applied {
 }
 
 /// Applies `sent`, `delivered` or `failed` from the phone that holds the message. Only ever
-/// moves forward, so repeated or late reports cannot undo a later state.
+/// moves forward, so repeated or late reports cannot undo a later state. Runs in the caller's
+/// transaction (a group-commit job, whose savepoint undoes all of it on an error): one
+/// conditional `UPDATE … RETURNING` decides and reads what the rest needs, so a report costs
+/// no round trip to look the message up first.
 pub fn apply_report(
     conn: &mut DbConnection,
     device_id: &str,
@@ -274,65 +298,64 @@ pub fn apply_report(
     status: Status,
     failure: Option<(&str, &str)>,
 ) -> QueryResult<Applied> {
-    write_transaction(conn, |conn| {
-        let now = time::now();
-        let from: &[&str] = match status {
-            Status::Sent => &["dispatched"],
-            Status::Delivered => &["dispatched", "sent"],
-            Status::Failed => &["dispatched", "sent"],
-            _ => &[],
-        };
-        let current = messages::table
-            .find(id)
-            .filter(messages::device_id.eq(device_id))
-            .select((messages::status, messages::account_id))
-            .first::<(String, String)>(conn)
-            .optional()?;
-        let target = messages::table
-            .find(id)
-            .filter(messages::device_id.eq(device_id))
-            .filter(messages::acked_at.is_not_null())
-            .filter(messages::status.eq_any(from));
-        let updated = match status {
-            Status::Sent => diesel::update(target)
-                .set((messages::status.eq("sent"), messages::sent_at.eq(now), messages::updated_at.eq(now)))
-                .execute(conn)?,
-            Status::Delivered => diesel::update(target)
-                .set((
-                    messages::status.eq("delivered"),
-                    messages::delivered_at.eq(now),
-                    messages::finished_at.eq(now),
-                    messages::updated_at.eq(now),
-                ))
-                .execute(conn)?,
-            Status::Failed => diesel::update(target)
-                .set((
-                    messages::status.eq("failed"),
-                    messages::failure_code.eq(failure.map(|f| f.0)),
-                    messages::failure_reason.eq(failure.map(|f| f.1)),
-                    messages::finished_at.eq(now),
-                    messages::updated_at.eq(now),
-                ))
-                .execute(conn)?,
-            _ => 0,
-        };
-        if updated == 0 {
-            return Ok(Applied::Unchanged);
-        }
-        let detail = failure.map(|(code, reason)| format!("{code}: {reason}"));
-        add_events(conn, &[event(id, status, detail, now)])?;
-        let Some((before, account_id)) = current else { return Ok(Applied::Unchanged) };
-        let webhook = match status {
-            Status::Sent => Some(EventType::MessageSent),
-            Status::Delivered => Some(EventType::MessageDelivered),
-            Status::Failed => Some(EventType::MessageFailed),
-            _ => None,
-        };
-        if let Some(webhook) = webhook {
-            webhooks::record_message(conn, &account_id, webhook, id)?;
-        }
-        Ok(Applied::Changed { to: status, from_dispatched: before == "dispatched" })
-    })
+    let now = time::now();
+    let from: &[&str] = match status {
+        Status::Sent => &["dispatched"],
+        Status::Delivered => &["dispatched", "sent"],
+        Status::Failed => &["dispatched", "sent"],
+        _ => &[],
+    };
+    let target = messages::table
+        .find(id)
+        .filter(messages::device_id.eq(device_id))
+        .filter(messages::acked_at.is_not_null())
+        .filter(messages::status.eq_any(from));
+    // `sent_at` as it was (a `sent` report is the only one that sets it): unset exactly when
+    // the message comes straight from `dispatched`.
+    let returned = (messages::account_id, messages::sent_at);
+    let changed: Option<(String, Option<NaiveDateTime>)> = match status {
+        Status::Sent => diesel::update(target)
+            .set((messages::status.eq("sent"), messages::sent_at.eq(now), messages::updated_at.eq(now)))
+            .returning(messages::account_id)
+            .get_result::<String>(conn)
+            .optional()?
+            .map(|account_id| (account_id, None)),
+        Status::Delivered => diesel::update(target)
+            .set((
+                messages::status.eq("delivered"),
+                messages::delivered_at.eq(now),
+                messages::finished_at.eq(now),
+                messages::updated_at.eq(now),
+            ))
+            .returning(returned)
+            .get_result(conn)
+            .optional()?,
+        Status::Failed => diesel::update(target)
+            .set((
+                messages::status.eq("failed"),
+                messages::failure_code.eq(failure.map(|f| f.0)),
+                messages::failure_reason.eq(failure.map(|f| f.1)),
+                messages::finished_at.eq(now),
+                messages::updated_at.eq(now),
+            ))
+            .returning(returned)
+            .get_result(conn)
+            .optional()?,
+        _ => None,
+    };
+    let Some((account_id, sent_at)) = changed else { return Ok(Applied::Unchanged) };
+    let detail = failure.map(|(code, reason)| format!("{code}: {reason}"));
+    add_events(conn, &[event(id, status, detail, now)])?;
+    let webhook = match status {
+        Status::Sent => Some(EventType::MessageSent),
+        Status::Delivered => Some(EventType::MessageDelivered),
+        Status::Failed => Some(EventType::MessageFailed),
+        _ => None,
+    };
+    if let Some(webhook) = webhook {
+        webhooks::record_message(conn, &account_id, webhook, id)?;
+    }
+    Ok(Applied::Changed { to: status, from_dispatched: sent_at.is_none() })
 }
 
 /// Puts back in the queue what the device was handed but never acknowledged.

@@ -17,7 +17,7 @@ use crate::db::{Db, StoreError};
 use crate::devices::models::Device;
 use crate::devices::queries as devices;
 use crate::messages::models::Status;
-use crate::messages::queries::{self as messages, Applied};
+use crate::messages::queries::{self as messages, Applied, Report};
 use crate::webhooks::{self, EventType};
 
 /// How long a new connection may take to say hello.
@@ -95,9 +95,10 @@ async fn start(
         }),
     )
     .await?;
-    for id in &hello.unconfirmed {
-        let frame = accept(ctx, id.clone()).await?;
-        send(session, &frame).await?;
+    if !hello.unconfirmed.is_empty() {
+        for frame in accept(ctx, hello.unconfirmed.clone()).await? {
+            send(session, &frame).await?;
+        }
     }
     let (device_id, app_version) = (d.id.clone(), hello.app_version.clone());
     let (account_id, name) = (d.account_id.clone(), d.name.clone());
@@ -130,8 +131,28 @@ async fn start(
     }))
 }
 
-/// A frame's answer, computed by the writer while the session goes on reading.
-type Pending = Pin<Box<dyn Future<Output = Result<Option<ServerFrame>, SessionError>> + Send>>;
+/// What stored frames are answered with, and whether they were the phone's batch of
+/// `accepted` and status frames (see [`serve`]).
+struct Stored {
+    answers: Vec<ServerFrame>,
+    batch: bool,
+}
+
+/// Frames' answers, computed by the writer while the session goes on reading.
+type Pending = Pin<Box<dyn Future<Output = Result<Stored, SessionError>> + Send>>;
+
+/// The `accepted` and status frames that came while the previous batch was being stored.
+#[derive(Default)]
+struct Said {
+    accepted: Vec<String>,
+    reports: Vec<StatusReport>,
+}
+
+impl Said {
+    fn is_empty(&self) -> bool {
+        self.accepted.is_empty() && self.reports.is_empty()
+    }
+}
 
 async fn serve(
     ctx: &Ctx,
@@ -142,19 +163,34 @@ async fn serve(
     let allowed_silence = ctx.settings.heartbeat_interval * 3;
     let mut last_heard = Instant::now();
     let mut check = tokio::time::interval(ctx.settings.heartbeat_interval.min(Duration::from_secs(5)));
-    // Frames are not answered one at a time: each is handed to the group-commit writer at
-    // once (in arrival order) and answered when its transaction commits, so a phone reporting
-    // quickly gets many reports stored per commit instead of one per round trip.
+    // Frames are not answered one at a time: they are handed to the group-commit writer at
+    // once and answered when its transaction commits. A phone's `accepted` and status frames
+    // go as one batch; those that come while it is being stored wait for it and go as the
+    // next, so a phone reporting a burst costs a few statements per batch, not per frame, and
+    // a lone frame waits for nothing.
     let mut pending: FuturesUnordered<Pending> = FuturesUnordered::new();
+    let mut said = Said::default();
+    let mut storing = false;
     loop {
+        if !storing && !said.is_empty() {
+            pending.push(store(ctx, std::mem::take(&mut said)));
+            storing = true;
+        }
         tokio::select! {
             frame = next_frame(session, stream) => {
                 last_heard = Instant::now();
-                pending.push(handle(ctx, frame?)?);
+                match frame? {
+                    DeviceFrame::Hello(_) => return Err(SessionError::Protocol("hello may only come first".into())),
+                    DeviceFrame::Heartbeat(hb) => pending.push(heartbeat(ctx, &hb)),
+                    DeviceFrame::Accepted { request_id } => said.accepted.push(request_id),
+                    DeviceFrame::Status(report) => said.reports.push(report),
+                }
             }
             Some(done) = pending.next(), if !pending.is_empty() => {
-                if let Some(answer) = done? {
-                    send(session, &answer).await?;
+                let stored = done?;
+                storing &= !stored.batch;
+                for answer in &stored.answers {
+                    send(session, answer).await?;
                 }
             }
             out = rx.recv() => match out {
@@ -169,70 +205,99 @@ async fn serve(
     }
 }
 
-/// Starts the work a frame asks for; the returned future yields the answer to send, if any.
-fn handle(ctx: &Ctx, frame: DeviceFrame) -> Result<Pending, SessionError> {
-    match frame {
-        DeviceFrame::Hello(_) => Err(SessionError::Protocol("hello may only come first".into())),
-        DeviceFrame::Heartbeat(hb) => {
-            let id = ctx.device.id.clone();
-            let json = serde_json::to_string(&hb).unwrap_or_default();
-            let sims = serde_json::to_string(&hb.sims).unwrap_or_else(|_| "[]".into());
-            let stored = ctx.db.write_for_device(&ctx.device.id, move |conn| {
-                devices::store_heartbeat(conn, &id, &json, &sims).map_err(StoreError::from)
-            });
-            Ok(Box::pin(async move {
-                stored.await?;
-                Ok(None)
-            }))
-        }
-        DeviceFrame::Accepted { request_id } => {
-            let answer = accept(ctx, request_id);
-            Ok(Box::pin(async move { Ok(Some(answer.await?)) }))
-        }
-        DeviceFrame::Status(report) => {
-            let answer = report_status(ctx, report);
-            Ok(Box::pin(async move { Ok(Some(answer.await?)) }))
-        }
-    }
+/// Starts storing a heartbeat's figures.
+fn heartbeat(ctx: &Ctx, hb: &relay_protocol::frames::Heartbeat) -> Pending {
+    let id = ctx.device.id.clone();
+    let json = serde_json::to_string(hb).unwrap_or_default();
+    let sims = serde_json::to_string(&hb.sims).unwrap_or_else(|_| "[]".into());
+    let stored = ctx.db.write_for_device(&ctx.device.id, move |conn| {
+        devices::store_heartbeat(conn, &id, &json, &sims).map_err(StoreError::from)
+    });
+    Box::pin(async move {
+        stored.await?;
+        Ok(Stored { answers: Vec::new(), batch: false })
+    })
 }
 
-/// `confirm` if the message is still this phone's, else `revoke`.
-fn accept(ctx: &Ctx, request_id: String) -> impl Future<Output = Result<ServerFrame, SessionError>> + Send + 'static {
-    let (device_id, id) = (ctx.device.id.clone(), request_id.clone());
-    let mine = ctx.db.write_for_device(&ctx.device.id, move |conn| {
-        messages::acknowledge(conn, &device_id, &id).map_err(StoreError::from)
+/// Starts storing a batch of `accepted` and status frames; answers them in the order they came.
+fn store(ctx: &Ctx, said: Said) -> Pending {
+    let confirmed = (!said.accepted.is_empty()).then(|| accept(ctx, said.accepted));
+    let reported = (!said.reports.is_empty()).then(|| report_statuses(ctx, said.reports));
+    Box::pin(async move {
+        let mut answers = match confirmed {
+            Some(confirmed) => confirmed.await?,
+            None => Vec::new(),
+        };
+        if let Some(reported) = reported {
+            answers.extend(reported.await?);
+        }
+        Ok(Stored { answers, batch: true })
+    })
+}
+
+/// `confirm` for each message that is still this phone's, else `revoke`.
+fn accept(
+    ctx: &Ctx,
+    request_ids: Vec<String>,
+) -> impl Future<Output = Result<Vec<ServerFrame>, SessionError>> + Send + 'static {
+    let device_id = ctx.device.id.clone();
+    let mine = ctx.db.write_for_device(&ctx.device.id, move |conn| -> Result<_, StoreError> {
+        let mine = messages::acknowledge(conn, &device_id, &request_ids)?;
+        Ok((mine, request_ids))
     });
     async move {
-        Ok(if mine.await? {
-            ServerFrame::Confirm { request_id }
-        } else {
-            ServerFrame::Revoke { request_id, reason: "reassigned".into() }
-        })
+        let (mine, request_ids) = mine.await?;
+        Ok(request_ids
+            .into_iter()
+            .map(|request_id| {
+                if mine.contains(&request_id) {
+                    ServerFrame::Confirm { request_id }
+                } else {
+                    ServerFrame::Revoke { request_id, reason: "reassigned".into() }
+                }
+            })
+            .collect())
     }
 }
 
-fn report_status(
+/// Applies the phone's status reports; a `status_ack` for each.
+fn report_statuses(
     ctx: &Ctx,
-    report: StatusReport,
-) -> impl Future<Output = Result<ServerFrame, SessionError>> + Send + 'static {
-    let status = match report.status {
-        DeliveryStatus::Sent => Status::Sent,
-        DeliveryStatus::Delivered => Status::Delivered,
-        DeliveryStatus::Failed => Status::Failed,
-    };
-    let failure = report.failure.clone();
-    let (device_id, id, threshold) = (ctx.device.id.clone(), report.request_id.clone(), ctx.settings.degrade_after);
+    reports: Vec<StatusReport>,
+) -> impl Future<Output = Result<Vec<ServerFrame>, SessionError>> + Send + 'static {
+    let (device_id, threshold) = (ctx.device.id.clone(), ctx.settings.degrade_after);
     let account_id = ctx.device.account_id.clone();
-    let applied = ctx.db.write_for_device(&ctx.device.id, move |conn| -> Result<(Applied, bool), StoreError> {
-        let failure = failure.as_ref().map(|f| (f.code.as_str(), f.reason.as_str()));
-        let applied = messages::apply_report(conn, &device_id, &id, status, failure)?;
-        // In the same transaction as the report: a failure streak and the device's
-        // degradation are never recorded apart.
-        let degraded = match applied {
-            Applied::Changed { to: Status::Failed, .. } => devices::record_outcome(conn, &device_id, true, threshold)?,
-            Applied::Changed { to: Status::Sent, .. } => devices::record_outcome(conn, &device_id, false, threshold)?,
-            _ => false,
-        };
+    let applied = ctx.db.write_for_device(&ctx.device.id, move |conn| -> Result<_, StoreError> {
+        let list: Vec<Report<'_>> = reports
+            .iter()
+            .map(|r| Report {
+                id: &r.request_id,
+                status: match r.status {
+                    DeliveryStatus::Sent => Status::Sent,
+                    DeliveryStatus::Delivered => Status::Delivered,
+                    DeliveryStatus::Failed => Status::Failed,
+                },
+                failure: r.failure.as_ref().map(|f| (f.code.as_str(), f.reason.as_str())),
+            })
+            .collect();
+        let applied = messages::apply_reports(conn, &device_id, &list)?;
+        // In the same transaction as the reports, in their order: a failure streak and the
+        // device's degradation are never recorded apart. A success resets the streak, so
+        // consecutive successes need one reset.
+        let (mut degraded, mut reset) = (false, false);
+        for a in &applied {
+            match a {
+                Applied::Changed { to: Status::Failed, .. } => {
+                    degraded |= devices::record_outcome(conn, &device_id, true, threshold)?;
+                    reset = false;
+                }
+                Applied::Changed { to: Status::Sent, .. } if !reset => {
+                    devices::record_outcome(conn, &device_id, false, threshold)?;
+                    reset = true;
+                }
+                _ => {}
+            }
+        }
         if degraded && devices::counts(conn, &account_id)?.usable == 0 {
             webhooks::record(conn, &account_id, EventType::QueueBlocked, |_| {
                 Ok(serde_json::json!({
@@ -241,22 +306,24 @@ fn report_status(
                 }))
             })?;
         }
-        Ok((applied, degraded))
+        Ok((applied, degraded, reports))
     });
     let (hub, device_id) = (ctx.hub.clone(), ctx.device.id.clone());
     async move {
-        let (applied, degraded) = applied.await?;
-        if let Applied::Changed { to, .. } = applied {
-            crate::metrics::METRICS.reported(to.as_str());
-        }
-        if let Applied::Changed { from_dispatched: true, .. } = applied {
-            hub.finished(&device_id);
+        let (applied, degraded, reports) = applied.await?;
+        for a in &applied {
+            if let Applied::Changed { to, from_dispatched } = a {
+                crate::metrics::METRICS.reported(to.as_str());
+                if *from_dispatched {
+                    hub.finished(&device_id);
+                }
+            }
         }
         if degraded {
             tracing::warn!(%device_id, "device degraded: its last sends all failed");
             hub.set_usable(&device_id, false);
         }
-        Ok(ServerFrame::StatusAck { request_id: report.request_id, status: report.status })
+        Ok(reports.into_iter().map(|r| ServerFrame::StatusAck { request_id: r.request_id, status: r.status }).collect())
     }
 }
 

@@ -252,29 +252,118 @@ fn claim(
     Ok(Some((claimed, found_all)))
 }
 
-/// The phone stored the message. True when it is (still) assigned to this phone: the phone
-/// may send it. False: it was re-routed, cancelled or expired meanwhile, and must be revoked.
-pub fn acknowledge(conn: &mut DbConnection, device_id: &str, id: &str) -> QueryResult<bool> {
+/// The phone stored these messages. Returns those still assigned to it: the phone may send
+/// them. The others were re-routed, cancelled or expired meanwhile, and must be revoked. One
+/// statement for everything the phone acknowledged at once.
+pub fn acknowledge(conn: &mut DbConnection, device_id: &str, ids: &[String]) -> QueryResult<HashSet<String>> {
     let now = time::now();
-    let updated = diesel::update(messages::table.find(id))
+    let mut mine: HashSet<String> = diesel::update(messages::table)
+        .filter(messages::id.eq_any(ids))
         .filter(messages::device_id.eq(device_id))
         .filter(messages::status.eq(Status::Dispatched.as_str()))
         .filter(messages::acked_at.is_null())
         .set((messages::acked_at.eq(now), messages::body.eq(scrubbed_body()), messages::updated_at.eq(now)))
-        .execute(conn)?;
-    if updated == 1 {
-        return Ok(true);
+        .returning(messages::id)
+        .get_results::<String>(conn)?
+        .into_iter()
+        .collect();
+    let rest: Vec<&String> = ids.iter().filter(|id| !mine.contains(*id)).collect();
+    if rest.is_empty() {
+        return Ok(mine);
     }
     // Already acknowledged by this very phone (a repeated `accepted`): confirm again.
-    let mine = messages::table
-        .find(id)
+    let again: Vec<String> = messages::table
+        .filter(messages::id.eq_any(rest))
         .filter(messages::device_id.eq(device_id))
         .filter(messages::acked_at.is_not_null())
         .filter(messages::status.ne(Status::Canceled.as_str()))
         .filter(messages::status.ne(Status::Expired.as_str()))
-        .select(count_star())
-        .first::<i64>(conn)?;
-    Ok(mine == 1)
+        .select(messages::id)
+        .load(conn)?;
+    mine.extend(again);
+    Ok(mine)
+}
+
+/// One status report of a phone.
+#[derive(Debug, Clone, Copy)]
+pub struct Report<'a> {
+    pub id: &'a str,
+    pub status: Status,
+    /// Code and reason of a `failed` report.
+    pub failure: Option<(&'a str, &'a str)>,
+}
+
+/// Applies a phone's reports in the order it sent them, in the caller's transaction. A run
+/// of consecutive `sent` (or `delivered`) reports is one UPDATE, its events one INSERT and its
+/// webhooks one subscription read: a phone reports a burst of messages at once. `failed`
+/// reports, each with its own code, are applied one by one. Returns what each report did.
+pub fn apply_reports(conn: &mut DbConnection, device_id: &str, reports: &[Report<'_>]) -> QueryResult<Vec<Applied>> {
+    let mut applied = Vec::with_capacity(reports.len());
+    for run in reports.chunk_by(|a, b| a.status == b.status) {
+        match run[0].status {
+            Status::Sent | Status::Delivered => applied.extend(apply_run(conn, device_id, run)?),
+            _ => {
+                for r in run {
+                    applied.push(apply_report(conn, device_id, r.id, r.status, r.failure)?);
+                }
+            }
+        }
+    }
+    Ok(applied)
+}
+
+/// Reports that all say `sent`, or all `delivered`.
+fn apply_run(conn: &mut DbConnection, device_id: &str, run: &[Report<'_>]) -> QueryResult<Vec<Applied>> {
+    let now = time::now();
+    let status = run[0].status;
+    let ids: Vec<&str> = run.iter().map(|r| r.id).collect();
+    let target = messages::table
+        .filter(messages::id.eq_any(&ids))
+        .filter(messages::device_id.eq(device_id))
+        .filter(messages::acked_at.is_not_null());
+    // (id, account, whether it came straight from `dispatched`), as in `apply_report`.
+    let changed: Vec<(String, String, bool)> = if status == Status::Sent {
+        diesel::update(target.filter(messages::status.eq(Status::Dispatched.as_str())))
+            .set((messages::status.eq("sent"), messages::sent_at.eq(now), messages::updated_at.eq(now)))
+            .returning((messages::id, messages::account_id))
+            .get_results::<(String, String)>(conn)?
+            .into_iter()
+            .map(|(id, account)| (id, account, true))
+            .collect()
+    } else {
+        diesel::update(target.filter(messages::status.eq_any([Status::Dispatched.as_str(), Status::Sent.as_str()])))
+            .set((
+                messages::status.eq("delivered"),
+                messages::delivered_at.eq(now),
+                messages::finished_at.eq(now),
+                messages::updated_at.eq(now),
+            ))
+            .returning((messages::id, messages::account_id, messages::sent_at))
+            .get_results::<(String, String, Option<NaiveDateTime>)>(conn)?
+            .into_iter()
+            .map(|(id, account, sent_at)| (id, account, sent_at.is_none()))
+            .collect()
+    };
+    let mut fresh: HashMap<&str, bool> = changed.iter().map(|(id, _, direct)| (id.as_str(), *direct)).collect();
+    // The same report twice in one run (a phone repeating itself) changes the message once.
+    let applied = run
+        .iter()
+        .map(|r| match fresh.remove(r.id) {
+            Some(from_dispatched) => Applied::Changed { to: status, from_dispatched },
+            None => Applied::Unchanged,
+        })
+        .collect();
+    let events: Vec<Event> = changed.iter().map(|(id, _, _)| event(id, status, None, now)).collect();
+    add_events(conn, &events)?;
+    let webhook = if status == Status::Sent { EventType::MessageSent } else { EventType::MessageDelivered };
+    let mut by_account: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (id, account, _) in &changed {
+        by_account.entry(account.as_str()).or_default().push(id.as_str());
+    }
+    for (account, ids) in by_account {
+        webhooks::record_messages(conn, account, webhook, &ids)?;
+    }
+    Ok(applied)
 }
 
 /// What applying a phone's report did.
@@ -291,7 +380,7 @@ pub enum Applied {
 /// transaction (a group-commit job, whose savepoint undoes all of it on an error): one
 /// conditional `UPDATE … RETURNING` decides and reads what the rest needs, so a report costs
 /// no round trip to look the message up first.
-pub fn apply_report(
+fn apply_report(
     conn: &mut DbConnection,
     device_id: &str,
     id: &str,

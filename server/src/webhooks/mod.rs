@@ -108,6 +108,29 @@ pub fn record(
     Ok(Some(id))
 }
 
+/// [`record_message`] for several messages of the account that changed the same way, in the
+/// caller's transaction: the subscriptions are read once, not once per message.
+pub fn record_messages(
+    conn: &mut DbConnection,
+    account_id: &str,
+    event: EventType,
+    message_ids: &[&str],
+) -> QueryResult<()> {
+    if message_ids.is_empty() {
+        return Ok(());
+    }
+    let targets = queries::subscribed_endpoints(conn, account_id, event)?;
+    if targets.is_empty() {
+        return Ok(());
+    }
+    for id in message_ids {
+        let data = queries::message_data(conn, id)?;
+        queries::insert_event(conn, account_id, event, data, &targets)?;
+    }
+    WAKE.notify_one();
+    Ok(())
+}
+
 /// `record` for a message's state change: the payload's `data` is the message as the API
 /// shows it (request id, status, recipient, device, attempts, failure, metadata).
 pub fn record_message(

@@ -11,6 +11,7 @@ mod cli;
 mod console;
 mod demo;
 mod errors;
+mod frames;
 mod isolation;
 mod messages;
 mod metrics;

@@ -1,0 +1,142 @@
+//! A phone speaking raw protocol frames over a real WebSocket, over SQLite and PostgreSQL:
+//! what the server answers when a phone sends many frames at once, repeats itself, and
+//! reports several messages in one burst.
+
+use std::net::TcpStream;
+use std::time::Duration;
+
+use relay_protocol::frames::{DeliveryStatus, DeviceFrame, Hello, ServerFrame, StatusReport};
+use serde_json::{Value, json};
+use tungstenite::client::IntoClientRequest;
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Message, WebSocket};
+
+use crate::both_backends;
+use crate::common::{Backend, TestDb, TestServer, create_account};
+
+both_backends!(a_burst_of_repeated_frames_changes_each_message_once_and_answers_every_frame);
+
+struct RawPhone {
+    ws: WebSocket<MaybeTlsStream<TcpStream>>,
+}
+
+impl RawPhone {
+    /// Pairs through the API and connects with the device token; says hello.
+    fn connect(server: &TestServer, key: &str) -> Self {
+        let offer = server.send("POST", "/v1/devices/pairing", Some(key), None).json();
+        let body = json!({"code": offer["pairing_code"], "name": "Raw", "app_version": "0.1.0", "sims": []});
+        let paired = server.send("POST", "/v1/device/pair", None, Some(&body.to_string()));
+        assert_eq!(paired.status, 201, "{}", paired.text);
+        let token = paired.json()["device_token"].as_str().unwrap().to_owned();
+        let url = format!("{}/v1/device/connect", server.url.replacen("http", "ws", 1));
+        let mut request = url.into_client_request().unwrap();
+        request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let (ws, _) = tungstenite::connect(request).unwrap();
+        if let MaybeTlsStream::Plain(s) = ws.get_ref() {
+            s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        }
+        let mut phone = RawPhone { ws };
+        phone.send(&DeviceFrame::Hello(Hello {
+            versions: vec![1],
+            app_version: "0.1.0".into(),
+            unconfirmed: Vec::new(),
+        }));
+        assert!(matches!(phone.recv(), ServerFrame::Welcome(_)));
+        phone
+    }
+
+    fn send(&mut self, frame: &DeviceFrame) {
+        self.ws.send(Message::text(serde_json::to_string(frame).unwrap())).unwrap();
+    }
+
+    /// Writes the frames back to back, flushing once: they reach the server together.
+    fn send_burst(&mut self, frames: &[DeviceFrame]) {
+        for f in frames {
+            self.ws.write(Message::text(serde_json::to_string(f).unwrap())).unwrap();
+        }
+        self.ws.flush().unwrap();
+    }
+
+    fn recv(&mut self) -> ServerFrame {
+        loop {
+            match self.ws.read().unwrap() {
+                Message::Text(t) => return serde_json::from_str(&t).unwrap(),
+                Message::Ping(_) | Message::Pong(_) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    /// The next `n` frames.
+    fn recv_n(&mut self, n: usize) -> Vec<ServerFrame> {
+        (0..n).map(|_| self.recv()).collect()
+    }
+}
+
+fn status(request_id: &str, status: DeliveryStatus) -> DeviceFrame {
+    DeviceFrame::Status(StatusReport {
+        request_id: request_id.into(),
+        status,
+        at: "2026-11-27T12:00:00Z".into(),
+        failure: None,
+    })
+}
+
+fn a_burst_of_repeated_frames_changes_each_message_once_and_answers_every_frame(backend: Backend) {
+    let db = TestDb::new(backend);
+    let a = create_account(&db, "raw@example.com", "unlimited");
+    let server = TestServer::start(&db);
+    let mut phone = RawPhone::connect(&server, &a.key);
+
+    let ids: Vec<String> = (0..3)
+        .map(|i| {
+            let body = json!({"to": format!("+9230012345{i:02}"), "message": format!("Burst {i}")});
+            let reply = server.send("POST", "/v1/messages", Some(&a.key), Some(&body.to_string()));
+            assert_eq!(reply.status, 202, "{}", reply.text);
+            reply.json()["request_id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let mut handed = Vec::new();
+    while handed.len() < ids.len() {
+        if let ServerFrame::Send(s) = phone.recv() {
+            handed.push(s.request_id);
+        }
+    }
+    handed.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(handed, expected);
+
+    // Every message accepted twice (a repeated frame), all at once.
+    let accepted: Vec<DeviceFrame> =
+        ids.iter().chain(ids.iter()).map(|id| DeviceFrame::Accepted { request_id: id.clone() }).collect();
+    phone.send_burst(&accepted);
+    let answers = phone.recv_n(accepted.len());
+    for id in &ids {
+        let confirms =
+            answers.iter().filter(|f| matches!(f, ServerFrame::Confirm { request_id } if request_id == id)).count();
+        assert_eq!(confirms, 2, "each `accepted` is confirmed, a repeated one too: {answers:?}");
+    }
+
+    // Sent and delivered for all, each twice, in one burst: sent before delivered per message.
+    let mut reports = Vec::new();
+    for kind in [DeliveryStatus::Sent, DeliveryStatus::Delivered] {
+        for _ in 0..2 {
+            reports.extend(ids.iter().map(|id| status(id, kind)));
+        }
+    }
+    phone.send_burst(&reports);
+    let acks = phone.recv_n(reports.len());
+    assert!(acks.iter().all(|f| matches!(f, ServerFrame::StatusAck { .. })), "{acks:?}");
+
+    for id in &ids {
+        let m = server.get(&format!("/v1/messages/{id}"), Some(&a.key)).json();
+        assert_eq!(m["status"], "delivered", "{m}");
+        assert_eq!(m["attempts"], 1, "{m}");
+        let events: Vec<&str> = m["events"].as_array().unwrap().iter().map(|e| e["status"].as_str().unwrap()).collect();
+        assert_eq!(events, ["queued", "dispatched", "sent", "delivered"], "each change recorded once: {m}");
+        assert!(m["sent_at"].is_string() && m["delivered_at"].is_string(), "{m}");
+    }
+    let queue: Value = server.get("/v1/queue", Some(&a.key)).json();
+    assert_eq!(queue["counts"]["delivered"], 3, "{queue}");
+}

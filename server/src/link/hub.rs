@@ -14,7 +14,11 @@ use super::pacing::Pacer;
 struct Link {
     conn_id: u64,
     account_id: String,
-    tx: mpsc::UnboundedSender<ServerFrame>,
+    /// Frames boxed: the channel stores its items in blocks of 32 slots, kept for reuse,
+    /// and a `send` frame inline is over a hundred bytes. Boxed, a link's channel holds a
+    /// few hundred bytes of slots instead of several KiB (measured with heaptrack: 3.4 KiB per
+    /// block, and a busy link keeps two).
+    tx: mpsc::UnboundedSender<Box<ServerFrame>>,
     /// Handed over and not yet reported sent or failed.
     in_flight: u32,
     window: u32,
@@ -59,7 +63,7 @@ pub struct Registration {
 impl Hub {
     /// Registers a connection, replacing (and so closing) an older one of the same device.
     /// Returns the connection id and the stream of frames to write to the socket.
-    pub fn register(&self, r: Registration) -> (u64, mpsc::UnboundedReceiver<ServerFrame>) {
+    pub fn register(&self, r: Registration) -> (u64, mpsc::UnboundedReceiver<Box<ServerFrame>>) {
         let conn_id = {
             let mut n = self.next_conn.lock().unwrap_or_else(|e| e.into_inner());
             *n += 1;
@@ -124,7 +128,7 @@ impl Hub {
 
     /// Sends a frame to the device if it is connected here.
     pub fn send(&self, device_id: &str, frame: ServerFrame) -> bool {
-        self.lock().get(device_id).is_some_and(|l| l.tx.send(frame).is_ok())
+        self.lock().get(device_id).is_some_and(|l| l.tx.send(Box::new(frame)).is_ok())
     }
 
     /// Records that the dispatcher handed `parts` over in one message.

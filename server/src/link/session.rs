@@ -81,7 +81,7 @@ async fn start(
     session: &mut Session,
     hello: &Hello,
     version: u32,
-) -> Result<(u64, tokio::sync::mpsc::UnboundedReceiver<ServerFrame>), SessionError> {
+) -> Result<(u64, tokio::sync::mpsc::UnboundedReceiver<Box<ServerFrame>>), SessionError> {
     let d = &ctx.device;
     send(
         session,
@@ -158,7 +158,7 @@ async fn serve(
     ctx: &Ctx,
     session: &mut Session,
     stream: &mut AggregatedMessageStream,
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<ServerFrame>,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Box<ServerFrame>>,
 ) -> Result<(), SessionError> {
     let allowed_silence = ctx.settings.heartbeat_interval * 3;
     let mut last_heard = Instant::now();

@@ -117,6 +117,20 @@ pub fn recheck(conn: &mut DbConnection, key_hash: &str) -> Result<Account, ApiEr
     Ok(require_subscription(caller)?.0.account)
 }
 
+/// [`recheck`] for a send, with the send's own checks read in the same statement.
+pub fn recheck_for_send(
+    conn: &mut DbConnection,
+    key_hash: &str,
+    to: &str,
+) -> Result<(Account, queries::SendChecks), ApiError> {
+    let found = queries::find_for_send(conn, key_hash, to)?;
+    let checks = found.as_ref().map(|(_, _, checks)| *checks);
+    let account = require_subscription(admit(found.map(|(key, account, _)| (key, account)))?)?.0.account;
+    // `admit` refused a missing key above: the checks are there.
+    let checks = checks.ok_or_else(|| ApiError::Unauthorized(INVALID.to_owned()))?;
+    Ok((account, checks))
+}
+
 /// A sender as recently seen, and the key hash the writer re-checks.
 #[derive(Debug, Clone)]
 pub struct SendCaller {

@@ -131,13 +131,19 @@ fn build(account: &Account, req: &SendRequest) -> Result<Message, ApiError> {
 
 /// Refuses new sends while the queue is paused or no usable device remains.
 pub fn check_queue_open(conn: &mut DbConnection, account: &Account) -> Result<(), ApiError> {
+    queue_open(account, account.queue_paused_at.is_none() && devices::none_usable(conn, &account.id)?)
+}
+
+/// [`check_queue_open`] with `none_usable` already known: the account has paired devices and
+/// none of them is usable.
+pub fn queue_open(account: &Account, none_usable: bool) -> Result<(), ApiError> {
     if account.queue_paused_at.is_some() {
         let reason = account.queue_pause_reason.clone().unwrap_or_else(|| "paused".into());
         return Err(ApiError::QueueBlocked(format!(
             "The queue is paused ({reason}): new messages are refused until POST /v1/queue/resume."
         )));
     }
-    if devices::none_usable(conn, &account.id)? {
+    if none_usable {
         return Err(ApiError::QueueBlocked(
             "No usable device: every paired device is disabled or degraded by repeated failures. Re-enable one with PATCH /v1/devices/{id}.".into(),
         ));
@@ -246,9 +252,11 @@ pub async fn send_message(
         .db
         .write_intake(route.as_deref(), move |conn| -> Result<Result<QueuedResponse, Recorded>, ApiError> {
             // The key and account as they are now: revocation and suspension hold at once.
-            let account = auth::recheck(conn, &key_hash)?;
+            // Read with them: whether the account has usable devices, and the opt-out.
+            let (account, checks) = auth::recheck_for_send(conn, &key_hash, &message.to_number)?;
             // Local numbers follow the default region as it is now, not as cached.
-            if account.default_region != cached_region {
+            let renumbered = account.default_region != cached_region;
+            if renumbered {
                 message = build(&account, &request)?;
             }
             if let Some(key) = &idem
@@ -260,8 +268,13 @@ pub async fn send_message(
             if let Some(device_id) = &request.device_id {
                 check_device(conn, &account, device_id)?;
             }
-            check_queue_open(conn, &account)?;
-            if recipients::is_opted_out(conn, &account.id, &message.to_number)? {
+            queue_open(&account, checks.paired_device && !checks.usable_device)?;
+            let opted_out = if renumbered {
+                recipients::is_opted_out(conn, &account.id, &message.to_number)?
+            } else {
+                checks.opted_out
+            };
+            if opted_out {
                 return Err(ApiError::RecipientOptedOut(format!(
                     "{} has opted out of messages from this account; PATCH the recipient with \"opted_out\": false if they opt back in.",
                     message.to_number

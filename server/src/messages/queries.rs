@@ -302,11 +302,13 @@ pub fn apply_reports(conn: &mut DbConnection, device_id: &str, reports: &[Report
     for run in reports.chunk_by(|a, b| a.status == b.status) {
         match run[0].status {
             Status::Sent | Status::Delivered => applied.extend(apply_run(conn, device_id, run)?),
-            _ => {
+            Status::Failed => {
                 for r in run {
-                    applied.push(apply_report(conn, device_id, r.id, r.status, r.failure)?);
+                    applied.push(apply_failure(conn, device_id, r.id, r.failure)?);
                 }
             }
+            // A phone reports only the three above.
+            _ => applied.extend(run.iter().map(|_| Applied::Unchanged)),
         }
     }
     Ok(applied)
@@ -321,7 +323,7 @@ fn apply_run(conn: &mut DbConnection, device_id: &str, run: &[Report<'_>]) -> Qu
         .filter(messages::id.eq_any(&ids))
         .filter(messages::device_id.eq(device_id))
         .filter(messages::acked_at.is_not_null());
-    // (id, account, whether it came straight from `dispatched`), as in `apply_report`.
+    // (id, account, whether it came straight from `dispatched`), as in `apply_failure`.
     let changed: Vec<(String, String, bool)> = if status == Status::Sent {
         diesel::update(target.filter(messages::status.eq(Status::Dispatched.as_str())))
             .set((messages::status.eq("sent"), messages::sent_at.eq(now), messages::updated_at.eq(now)))
@@ -375,76 +377,37 @@ pub enum Applied {
     Unchanged,
 }
 
-/// Applies `sent`, `delivered` or `failed` from the phone that holds the message. Only ever
-/// moves forward, so repeated or late reports cannot undo a later state. Runs in the caller's
-/// transaction (a group-commit job, whose savepoint undoes all of it on an error): one
-/// conditional `UPDATE … RETURNING` decides and reads what the rest needs, so a report costs
-/// no round trip to look the message up first.
-fn apply_report(
+/// Applies a `failed` report from the phone that holds the message, with its code and reason.
+/// Only ever moves forward, so a repeated or late report cannot undo a later state. Runs in the
+/// caller's transaction (a group-commit job, whose savepoint undoes all of it on an error).
+fn apply_failure(
     conn: &mut DbConnection,
     device_id: &str,
     id: &str,
-    status: Status,
     failure: Option<(&str, &str)>,
 ) -> QueryResult<Applied> {
     let now = time::now();
-    let from: &[&str] = match status {
-        Status::Sent => &["dispatched"],
-        Status::Delivered => &["dispatched", "sent"],
-        Status::Failed => &["dispatched", "sent"],
-        _ => &[],
-    };
-    let target = messages::table
-        .find(id)
-        .filter(messages::device_id.eq(device_id))
-        .filter(messages::acked_at.is_not_null())
-        .filter(messages::status.eq_any(from));
     // `sent_at` as it was (a `sent` report is the only one that sets it): unset exactly when
     // the message comes straight from `dispatched`.
-    let returned = (messages::account_id, messages::sent_at);
-    let changed: Option<(String, Option<NaiveDateTime>)> = match status {
-        Status::Sent => diesel::update(target)
-            .set((messages::status.eq("sent"), messages::sent_at.eq(now), messages::updated_at.eq(now)))
-            .returning(messages::account_id)
-            .get_result::<String>(conn)
-            .optional()?
-            .map(|account_id| (account_id, None)),
-        Status::Delivered => diesel::update(target)
-            .set((
-                messages::status.eq("delivered"),
-                messages::delivered_at.eq(now),
-                messages::finished_at.eq(now),
-                messages::updated_at.eq(now),
-            ))
-            .returning(returned)
-            .get_result(conn)
-            .optional()?,
-        Status::Failed => diesel::update(target)
-            .set((
-                messages::status.eq("failed"),
-                messages::failure_code.eq(failure.map(|f| f.0)),
-                messages::failure_reason.eq(failure.map(|f| f.1)),
-                messages::finished_at.eq(now),
-                messages::updated_at.eq(now),
-            ))
-            .returning(returned)
-            .get_result(conn)
-            .optional()?,
-        _ => None,
-    };
+    let changed: Option<(String, Option<NaiveDateTime>)> = diesel::update(messages::table.find(id))
+        .filter(messages::device_id.eq(device_id))
+        .filter(messages::acked_at.is_not_null())
+        .filter(messages::status.eq_any([Status::Dispatched.as_str(), Status::Sent.as_str()]))
+        .set((
+            messages::status.eq(Status::Failed.as_str()),
+            messages::failure_code.eq(failure.map(|f| f.0)),
+            messages::failure_reason.eq(failure.map(|f| f.1)),
+            messages::finished_at.eq(now),
+            messages::updated_at.eq(now),
+        ))
+        .returning((messages::account_id, messages::sent_at))
+        .get_result(conn)
+        .optional()?;
     let Some((account_id, sent_at)) = changed else { return Ok(Applied::Unchanged) };
     let detail = failure.map(|(code, reason)| format!("{code}: {reason}"));
-    add_events(conn, &[event(id, status, detail, now)])?;
-    let webhook = match status {
-        Status::Sent => Some(EventType::MessageSent),
-        Status::Delivered => Some(EventType::MessageDelivered),
-        Status::Failed => Some(EventType::MessageFailed),
-        _ => None,
-    };
-    if let Some(webhook) = webhook {
-        webhooks::record_message(conn, &account_id, webhook, id)?;
-    }
-    Ok(Applied::Changed { to: status, from_dispatched: sent_at.is_none() })
+    add_events(conn, &[event(id, Status::Failed, detail, now)])?;
+    webhooks::record_message(conn, &account_id, EventType::MessageFailed, id)?;
+    Ok(Applied::Changed { to: Status::Failed, from_dispatched: sent_at.is_none() })
 }
 
 /// Puts back in the queue what the device was handed but never acknowledged.

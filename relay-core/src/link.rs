@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use relay_protocol::frames::{
-    DeviceFrame, Heartbeat, Hello, SUPPORTED_VERSIONS, SendMessage, ServerFrame, StatusReport, Welcome,
+    DeliveryStatus, DeviceFrame, Heartbeat, Hello, SUPPORTED_VERSIONS, SendMessage, ServerFrame, StatusReport, Welcome,
 };
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -288,7 +288,8 @@ fn drain_burst(
 }
 
 /// Handles a burst of frames in order; consecutive `send`s and `confirm`s are each stored in
-/// one transaction.
+/// one transaction, and the burst's `status_ack`s in one more (they touch only the outbox, so
+/// their order against the other frames does not matter).
 async fn handle_burst(
     shared: &Shared,
     ws: &mut Ws,
@@ -297,6 +298,7 @@ async fn handle_burst(
 ) -> Result<(), LinkError> {
     let mut sends = Vec::new();
     let mut confirms = Vec::new();
+    let mut acks = Vec::new();
     for text in texts {
         let frame = match serde_json::from_str::<ServerFrame>(text) {
             Ok(frame) => frame,
@@ -315,6 +317,7 @@ async fn handle_burst(
                 on_sends(shared, ws, welcome, &std::mem::take(&mut sends)).await?;
                 confirms.push(request_id);
             }
+            ServerFrame::StatusAck { request_id, status } => acks.push((request_id, status)),
             other => {
                 on_sends(shared, ws, welcome, &std::mem::take(&mut sends)).await?;
                 on_confirms(shared, &std::mem::take(&mut confirms))?;
@@ -324,21 +327,30 @@ async fn handle_burst(
     }
     on_sends(shared, ws, welcome, &sends).await?;
     on_confirms(shared, &confirms)?;
+    on_acks(shared, &acks)?;
     ws.flush().await?;
+    Ok(())
+}
+
+/// `status_ack`s: the server has these reports; forget them.
+fn on_acks(shared: &Shared, acks: &[(String, DeliveryStatus)]) -> Result<(), LinkError> {
+    if acks.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<(&str, DeliveryStatus)> = acks.iter().map(|(id, status)| (id.as_str(), *status)).collect();
+    for ((request_id, status), forgotten) in acks.iter().zip(shared.store.ack_reports(&list)?) {
+        if forgotten {
+            tracing::debug!(%request_id, ?status, "report acknowledged");
+            shared.events.message(request_id, MessageEventKind::Acknowledged { status: *status });
+        }
+    }
     Ok(())
 }
 
 fn on_other(shared: &Shared, frame: ServerFrame) -> Result<(), LinkError> {
     match frame {
-        ServerFrame::Send(_) | ServerFrame::Confirm { .. } => Ok(()),
+        ServerFrame::Send(_) | ServerFrame::Confirm { .. } | ServerFrame::StatusAck { .. } => Ok(()),
         ServerFrame::Revoke { request_id, reason } => on_revoke(shared, &request_id, reason),
-        ServerFrame::StatusAck { request_id, status } => {
-            if shared.store.ack_report(&request_id, status)? {
-                tracing::debug!(%request_id, ?status, "report acknowledged");
-                shared.events.message(&request_id, MessageEventKind::Acknowledged { status });
-            }
-            Ok(())
-        }
         ServerFrame::Welcome(w) => {
             tracing::info!(pacing = ?w.pacing, "settings updated");
             shared.set_pacing(w.pacing);
@@ -408,24 +420,31 @@ fn on_revoke(shared: &Shared, request_id: &str, reason: String) -> Result<(), Li
     Ok(())
 }
 
-/// Sends every due report once and schedules its repeat (doubling) until `status_ack`.
+/// Sends every due report once (one write for all) and schedules its repeat (doubling) until
+/// `status_ack`, the attempts recorded in one transaction.
 async fn flush_reports(shared: &Shared, ws: &mut Ws) -> Result<(), LinkError> {
     let opts = &shared.options;
     let (min, max) = (Duration::from_millis(opts.report_retry_min_ms), Duration::from_millis(opts.report_retry_max_ms));
     let now = clock::now_ms();
-    for report in shared.store.due_reports(now, REPORT_BATCH)? {
-        let frame = DeviceFrame::Status(StatusReport {
-            request_id: report.request_id.clone(),
-            status: report.status,
-            at: report.at.clone(),
-            failure: report.failure.clone(),
-        });
-        send_frame(ws, &frame).await?;
-        let delay = report_retry_delay(report.attempts, min, max);
-        let next = now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
-        shared.store.report_attempted(report.id, next)?;
-        tracing::debug!(request_id = %report.request_id, status = ?report.status, attempt = report.attempts + 1, "report sent");
+    let due = shared.store.due_reports(now, REPORT_BATCH)?;
+    if due.is_empty() {
+        return Ok(());
     }
+    let mut attempts = Vec::with_capacity(due.len());
+    for report in due {
+        tracing::debug!(request_id = %report.request_id, status = ?report.status, attempt = report.attempts + 1, "report sent");
+        let delay = report_retry_delay(report.attempts, min, max);
+        attempts.push((report.id, now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2)));
+        let frame = DeviceFrame::Status(StatusReport {
+            request_id: report.request_id,
+            status: report.status,
+            at: report.at,
+            failure: report.failure,
+        });
+        ws.feed(Message::Text(serde_json::to_string(&frame)?.into())).await?;
+    }
+    ws.flush().await?;
+    shared.store.reports_attempted(&attempts)?;
     Ok(())
 }
 

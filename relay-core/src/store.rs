@@ -426,24 +426,20 @@ impl Store {
     /// The oldest confirmed message, next in line for the transport.
     pub fn next_confirmed(&self) -> Result<Option<StoredMessage>, StoreError> {
         let conn = self.conn()?;
-        let row = conn
-            .query_row(
-                &format!("{SELECT_MESSAGE} WHERE state = 'confirmed' ORDER BY confirmed_at, stored_at LIMIT 1"),
-                [],
-                raw_message,
-            )
-            .optional()?;
+        let row = conn.prepare_cached(NEXT_CONFIRMED)?.query_row([], raw_message).optional()?;
         row.map(RawMessage::into_message).transpose()
     }
 
     /// confirmed → handed_over. Returns true for exactly one caller per message, ever: only
     /// that caller may give the message to the transport.
     pub fn hand_over(&self, request_id: &str, now_ms: i64) -> Result<bool, StoreError> {
-        let changed = self.conn()?.execute(
-            "UPDATE messages SET state = 'handed_over', handed_over_at = ?2
-             WHERE request_id = ?1 AND state = 'confirmed'",
-            params![request_id, now_ms],
-        )?;
+        let changed = self
+            .conn()?
+            .prepare_cached(
+                "UPDATE messages SET state = 'handed_over', handed_over_at = ?2
+                 WHERE request_id = ?1 AND state = 'confirmed'",
+            )?
+            .execute(params![request_id, now_ms])?;
         Ok(changed == 1)
     }
 
@@ -483,12 +479,12 @@ impl Store {
         }
         let final_outcome = matches!(status, DeliveryStatus::Delivered | DeliveryStatus::Failed);
         let new_state = if final_outcome { MessageState::Finished } else { MessageState::HandedOver };
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE messages SET state = ?2, last_reported = ?3,
                 finished_at = CASE WHEN ?2 = 'finished' THEN ?4 ELSE finished_at END
              WHERE request_id = ?1",
-            params![request_id, new_state.as_str(), status_str(status), now_ms],
-        )?;
+        )?
+        .execute(params![request_id, new_state.as_str(), status_str(status), now_ms])?;
         let failure = failure.map(|f| (f.code.as_str(), f.reason.as_str()));
         let queued = queue_report(&tx, request_id, status, at, failure, now_ms)?;
         tx.commit()?;
@@ -574,7 +570,7 @@ impl Store {
     /// Reports whose next attempt is due, oldest first.
     pub fn due_reports(&self, now_ms: i64, limit: u32) -> Result<Vec<Report>, StoreError> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare(
+        let mut stmt = conn.prepare_cached(
             "SELECT id, request_id, status, at, failure_code, failure_reason, attempts FROM outbox
              WHERE next_attempt_at <= ?1 ORDER BY id LIMIT ?2",
         )?;
@@ -601,7 +597,8 @@ impl Store {
 
     /// When the earliest report falls due, if any is waiting.
     pub fn next_report_due(&self) -> Result<Option<i64>, StoreError> {
-        let due: Option<i64> = self.conn()?.query_row("SELECT MIN(next_attempt_at) FROM outbox", [], |r| r.get(0))?;
+        let due: Option<i64> =
+            self.conn()?.prepare_cached("SELECT MIN(next_attempt_at) FROM outbox")?.query_row([], |r| r.get(0))?;
         Ok(due)
     }
 
@@ -611,10 +608,25 @@ impl Store {
 
     /// Counts an attempt and schedules the next one.
     pub fn report_attempted(&self, id: i64, next_attempt_ms: i64) -> Result<(), StoreError> {
-        self.relaxed()?.execute(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2 WHERE id = ?1",
-            params![id, next_attempt_ms],
-        )?;
+        self.reports_attempted(&[(id, next_attempt_ms)])
+    }
+
+    /// Counts an attempt of each (outbox id, next attempt) and schedules its next one, in one
+    /// transaction: a pass over the outbox costs one commit, not one per report.
+    pub fn reports_attempted(&self, attempts: &[(i64, i64)]) -> Result<(), StoreError> {
+        if attempts.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.relaxed()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut update =
+                tx.prepare_cached("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2 WHERE id = ?1")?;
+            for (id, next) in attempts {
+                update.execute(params![id, next])?;
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -626,16 +638,31 @@ impl Store {
 
     /// `status_ack`: the server has it; forget the report.
     pub fn ack_report(&self, request_id: &str, status: DeliveryStatus) -> Result<bool, StoreError> {
-        let n = self.relaxed()?.execute(
-            "DELETE FROM outbox WHERE request_id = ?1 AND status = ?2",
-            params![request_id, status_str(status)],
-        )?;
-        Ok(n > 0)
+        let mut forgotten = self.ack_reports(&[(request_id, status)])?;
+        forgotten.pop().ok_or(StoreError::Poisoned)
+    }
+
+    /// A burst of `status_ack`s in one transaction; for each, whether a report was forgotten.
+    pub fn ack_reports(&self, acks: &[(&str, DeliveryStatus)]) -> Result<Vec<bool>, StoreError> {
+        let mut conn = self.relaxed()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut forgotten = Vec::with_capacity(acks.len());
+        {
+            let mut delete = tx.prepare_cached("DELETE FROM outbox WHERE request_id = ?1 AND status = ?2")?;
+            for (request_id, status) in acks {
+                forgotten.push(delete.execute(params![request_id, status_str(*status)])? > 0);
+            }
+        }
+        tx.commit()?;
+        Ok(forgotten)
     }
 }
 
 const SELECT_MESSAGE: &str =
     "SELECT request_id, recipient, body, sim, parts, expires_at, state, last_reported FROM messages";
+/// [`Store::next_confirmed`]'s query, spelled out so that its statement can be cached.
+const NEXT_CONFIRMED: &str = "SELECT request_id, recipient, body, sim, parts, expires_at, state, last_reported \
+     FROM messages WHERE state = 'confirmed' ORDER BY confirmed_at, stored_at LIMIT 1";
 
 /// A row as SQLite gives it; `into_message` checks the text columns.
 struct RawMessage {
@@ -679,7 +706,8 @@ impl RawMessage {
 
 fn state_of(conn: &Connection, request_id: &str) -> Result<Option<MessageState>, StoreError> {
     let state: Option<String> = conn
-        .query_row("SELECT state FROM messages WHERE request_id = ?1", params![request_id], |r| r.get(0))
+        .prepare_cached("SELECT state FROM messages WHERE request_id = ?1")?
+        .query_row(params![request_id], |r| r.get(0))
         .optional()?;
     state.map(MessageState::parse).transpose()
 }
@@ -693,11 +721,12 @@ fn queue_report(
     failure: Option<(&str, &str)>,
     now_ms: i64,
 ) -> Result<bool, StoreError> {
-    let n = conn.execute(
-        "INSERT OR IGNORE INTO outbox (request_id, status, at, failure_code, failure_reason, next_attempt_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![request_id, status_str(status), at, failure.map(|f| f.0), failure.map(|f| f.1), now_ms],
-    )?;
+    let n = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO outbox (request_id, status, at, failure_code, failure_reason, next_attempt_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![request_id, status_str(status), at, failure.map(|f| f.0), failure.map(|f| f.1), now_ms])?;
     Ok(n == 1)
 }
 
@@ -861,6 +890,30 @@ mod tests {
         assert!(store.ack_report("m", DeliveryStatus::Sent).unwrap());
         assert!(store.pending_reports().unwrap().is_empty());
         assert_eq!(store.next_report_due().unwrap(), None);
+    }
+
+    #[test]
+    fn a_pass_of_reports_and_a_burst_of_acks_each_commit_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir);
+        for id in ["a", "b"] {
+            store.store_send(&msg(id, 1), 1).unwrap();
+            store.confirm(id, 2).unwrap();
+            store.hand_over(id, 3).unwrap();
+            store.record_status(id, DeliveryStatus::Sent, None, "2026-01-01T00:00:00Z", 100).unwrap();
+        }
+        let due = store.due_reports(100, 10).unwrap();
+        store.reports_attempted(&[(due[0].id, 1_000), (due[1].id, 2_000)]).unwrap();
+        let due = store.due_reports(2_000, 10).unwrap();
+        assert_eq!(due.iter().map(|r| r.attempts).collect::<Vec<_>>(), [1, 1]);
+        assert_eq!(store.next_report_due().unwrap(), Some(1_000), "each keeps its own next attempt");
+
+        let forgotten = store
+            .ack_reports(&[("a", DeliveryStatus::Sent), ("b", DeliveryStatus::Delivered), ("zz", DeliveryStatus::Sent)])
+            .unwrap();
+        assert_eq!(forgotten, [true, false, false], "only an ack naming a waiting report forgets it");
+        let left = store.pending_reports().unwrap();
+        assert_eq!(left.iter().map(|r| r.request_id.as_str()).collect::<Vec<_>>(), ["b"]);
     }
 
     #[test]

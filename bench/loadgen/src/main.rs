@@ -1051,6 +1051,37 @@ struct Fixed {
     cpu: CpuUse,
     load: String,
     backlog_at_start: Counts,
+    /// The server's own `dispatch_latency_seconds` histogram over the phase: queued → handed to
+    /// the phone's link, as (p50, p99) bucket upper bounds in ms.
+    server_wait_ms: Option<(f64, f64)>,
+}
+
+/// Cumulative bucket counts of the server's dispatch-latency histogram, by upper bound (s).
+async fn dispatch_buckets(http: &reqwest::Client, url: &str) -> Vec<(f64, u64)> {
+    let Ok(r) = http.get(format!("{url}/metrics")).send().await else { return Vec::new() };
+    let text = r.text().await.unwrap_or_default();
+    text.lines()
+        .filter_map(|l| l.strip_prefix("relay_dispatch_latency_seconds_bucket{le=\""))
+        .filter_map(|l| {
+            let (le, rest) = l.split_once("\"}")?;
+            let le = if le == "+Inf" { f64::INFINITY } else { le.parse().ok()? };
+            Some((le, rest.trim().parse::<f64>().ok()? as u64))
+        })
+        .collect()
+}
+
+/// (p50, p99) in ms from the difference of two cumulative bucket snapshots.
+fn bucket_quantiles(before: &[(f64, u64)], after: &[(f64, u64)]) -> Option<(f64, f64)> {
+    let diff: Vec<(f64, u64)> = after
+        .iter()
+        .map(|(le, n)| (*le, n - before.iter().find(|(b, _)| b == le).map_or(0, |(_, m)| *m)))
+        .collect();
+    let total = diff.last()?.1;
+    if total == 0 {
+        return None;
+    }
+    let q = |p: f64| diff.iter().find(|(_, n)| *n as f64 >= p * total as f64).map_or(f64::NAN, |(le, _)| le * 1000.0);
+    Some((q(0.5), q(0.99)))
 }
 
 async fn fixed_rate(cfg: &Config, server: &Server, key: &str, phones: &Phones) -> Fixed {
@@ -1060,6 +1091,7 @@ async fn fixed_rate(cfg: &Config, server: &Server, key: &str, phones: &Phones) -
         Ok((200, v)) => counts_of(&v),
         _ => Counts::default(),
     };
+    let buckets_before = dispatch_buckets(&http, &server.url).await;
     let total = (cfg.rate * cfg.rate_secs).round() as u64;
     let interval = Duration::from_secs_f64(1.0 / cfg.rate);
     let sem = Arc::new(tokio::sync::Semaphore::new(1024));
@@ -1142,6 +1174,7 @@ async fn fixed_rate(cfg: &Config, server: &Server, key: &str, phones: &Phones) -
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let b = snap(Some(server.pid), &phones.pids);
+    let server_wait_ms = bucket_quantiles(&buckets_before, &dispatch_buckets(&http, &server.url).await);
     let mut dispatch_us = Vec::new();
     let mut total_us = Vec::new();
     let mut printed_before_202 = 0;
@@ -1177,6 +1210,7 @@ async fn fixed_rate(cfg: &Config, server: &Server, key: &str, phones: &Phones) -
         cpu: cpu_use(&a, &b),
         load,
         backlog_at_start,
+        server_wait_ms,
     }
 }
 
@@ -1397,6 +1431,9 @@ async fn message_phases(cfg: &Config, backend: &str, md: &mut String) -> R<Summa
         f.printed_before_202
     );
     let _ = writeln!(md, "- backlog when the phase began (queued/dispatched/sent): {}/{}/{}", f.backlog_at_start.queued, f.backlog_at_start.dispatched, f.backlog_at_start.sent);
+    if let Some((p50, p99)) = f.server_wait_ms {
+        let _ = writeln!(md, "- of which in the server, queued → handed to the phone's link (its `relay_dispatch_latency_seconds` histogram, bucket bounds): p50 ≤ {}, p99 ≤ {}", ms(p50), ms(p99));
+    }
     let _ = writeln!(md, "- {}; {}", cpu_line(&f.cpu), busy_note(&f.load));
     if let Some(s) = &f.tally.sample_error {
         let _ = writeln!(md, "- first error seen: `{}`", s.replace('`', "'").chars().take(300).collect::<String>());

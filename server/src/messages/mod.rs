@@ -1,6 +1,7 @@
 //! Messages: the send API, the queue's storage and every state change a message goes through.
 
 pub mod models;
+pub mod patterns;
 pub mod queries;
 pub mod routes;
 pub mod text;

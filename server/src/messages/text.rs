@@ -49,6 +49,7 @@ pub fn normalize_number(input: &str, default_region: Option<&str>) -> Result<Str
         return Err(NumberError::MissingCountryCode { input: shown(input) });
     }
     let number = phonenumber::parse(region, &digits).map_err(|e| parse_error(input, e))?;
+    super::patterns::prepare(number.code().value());
     if !phonenumber::is_valid(&number) {
         return Err(NumberError::Invalid { input: shown(input), country_code: number.code().value() });
     }

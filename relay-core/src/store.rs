@@ -606,11 +606,6 @@ impl Store {
         self.due_reports(i64::MAX, u32::MAX)
     }
 
-    /// Counts an attempt and schedules the next one.
-    pub fn report_attempted(&self, id: i64, next_attempt_ms: i64) -> Result<(), StoreError> {
-        self.reports_attempted(&[(id, next_attempt_ms)])
-    }
-
     /// Counts an attempt of each (outbox id, next attempt) and schedules its next one, in one
     /// transaction: a pass over the outbox costs one commit, not one per report.
     pub fn reports_attempted(&self, attempts: &[(i64, i64)]) -> Result<(), StoreError> {
@@ -636,13 +631,8 @@ impl Store {
         Ok(())
     }
 
-    /// `status_ack`: the server has it; forget the report.
-    pub fn ack_report(&self, request_id: &str, status: DeliveryStatus) -> Result<bool, StoreError> {
-        let mut forgotten = self.ack_reports(&[(request_id, status)])?;
-        forgotten.pop().ok_or(StoreError::Poisoned)
-    }
-
-    /// A burst of `status_ack`s in one transaction; for each, whether a report was forgotten.
+    /// `status_ack`s, a burst in one transaction: the server has these reports; forget them.
+    /// For each, whether a report was forgotten.
     pub fn ack_reports(&self, acks: &[(&str, DeliveryStatus)]) -> Result<Vec<bool>, StoreError> {
         let mut conn = self.relaxed()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -793,8 +783,8 @@ mod tests {
         store.confirm("a", 2).unwrap();
         assert!(store.hand_over("a", 3).unwrap());
         assert!(store.record_status("a", DeliveryStatus::Sent, None, "2026-11-26T00:00:00Z", 4).unwrap());
-        store.report_attempted(store.pending_reports().unwrap()[0].id, 5).unwrap();
-        assert!(store.ack_report("a", DeliveryStatus::Sent).unwrap());
+        store.reports_attempted(&[(store.pending_reports().unwrap()[0].id, 5)]).unwrap();
+        assert_eq!(store.ack_reports(&[("a", DeliveryStatus::Sent)]).unwrap(), [true]);
         // Each relaxed write puts the connection back as it found it: the next accept is durable.
         assert_eq!(synchronous(&store), FULL);
     }
@@ -876,18 +866,18 @@ mod tests {
         assert_eq!(due.len(), 1);
         assert_eq!((due[0].status, due[0].attempts), (DeliveryStatus::Sent, 0));
 
-        store.report_attempted(due[0].id, 2_100).unwrap();
+        store.reports_attempted(&[(due[0].id, 2_100)]).unwrap();
         assert!(store.due_reports(2_099, 10).unwrap().is_empty(), "backing off");
         assert_eq!(store.next_report_due().unwrap(), Some(2_100));
         assert_eq!(store.due_reports(2_100, 10).unwrap()[0].attempts, 1);
         store.retry_reports_now(500).unwrap();
         assert_eq!(store.due_reports(500, 10).unwrap().len(), 1, "a reconnect makes everything due");
 
-        assert!(!store.ack_report("m", DeliveryStatus::Delivered).unwrap(), "an ack names its status");
+        assert_eq!(store.ack_reports(&[("m", DeliveryStatus::Delivered)]).unwrap(), [false], "an ack names its status");
         drop(store);
         let store = open(&dir);
         assert_eq!(store.pending_reports().unwrap().len(), 1, "reports survive a restart");
-        assert!(store.ack_report("m", DeliveryStatus::Sent).unwrap());
+        assert_eq!(store.ack_reports(&[("m", DeliveryStatus::Sent)]).unwrap(), [true]);
         assert!(store.pending_reports().unwrap().is_empty());
         assert_eq!(store.next_report_due().unwrap(), None);
     }

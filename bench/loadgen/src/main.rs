@@ -1074,7 +1074,7 @@ async fn dispatch_buckets(http: &reqwest::Client, url: &str) -> Vec<(f64, u64)> 
 fn bucket_quantiles(before: &[(f64, u64)], after: &[(f64, u64)]) -> Option<(f64, f64)> {
     let diff: Vec<(f64, u64)> = after
         .iter()
-        .map(|(le, n)| (*le, n - before.iter().find(|(b, _)| b == le).map_or(0, |(_, m)| *m)))
+        .map(|(le, n)| (*le, n.saturating_sub(before.iter().find(|(b, _)| b == le).map_or(0, |(_, m)| *m))))
         .collect();
     let total = diff.last()?.1;
     if total == 0 {

@@ -3,7 +3,7 @@
 //! `phonenumber` compiles a country's patterns on first use into one shared cache of compiled
 //! regexes, each with regex's default lazy-DFA cache: up to 2 MiB per pattern and per thread,
 //! filled slowly as new numbers explore it. In a 30-minute soak that was the server's only
-//! growing memory (+4.2 MB on the two request threads between minutes 12 and 29, heaptrack);
+//! growing memory (+4.9 MB on the two request threads between minutes 12 and 29, heaptrack);
 //! one thread needs ~300,000 random numbers of one country before it stops growing. Compiled
 //! with a small DFA budget, regex matches these ten-digit inputs with its other engines as fast
 //! (a million Pakistani numbers parsed and validated: 7.5–9 s against 10–11.5 s) and the memory
@@ -33,7 +33,8 @@ pub fn prepare(country_code: u16) {
         return;
     }
     let Some(plans) = DATABASE.by_code(&country_code) else { return };
-    let sources: Vec<String> = plans.into_iter().flat_map(sources).collect();
+    // A set: formats and international formats often share a pattern, compiled once.
+    let sources: HashSet<String> = plans.into_iter().flat_map(sources).collect();
     let cache = DATABASE.cache();
     let Ok(mut cache) = cache.lock() else { return };
     if cache.capacity() < CACHED_PATTERNS {

@@ -34,6 +34,21 @@ pub enum DbConnection {
     Sqlite(SqliteConnection),
 }
 
+/// Runs `$body` with `$c` bound to the backend's own connection (`&mut SqliteConnection` or
+/// `&mut PgConnection`); the body is compiled once for each. For the statements every message
+/// runs: through [`DbConnection`] diesel renders a statement's whole SQL text on each run,
+/// cached or not, while on the backend's own connection a prepared statement is found by its
+/// type alone and only its bind values are collected.
+#[macro_export]
+macro_rules! per_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Sqlite($c) => $body,
+            $crate::db::DbConnection::Postgres($c) => $body,
+        }
+    };
+}
+
 pub type DbPool = Pool<Manager>;
 pub type PooledConn = PooledConnection<Manager>;
 

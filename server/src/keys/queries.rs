@@ -88,13 +88,14 @@ pub fn find_for_send(
         .filter(recipients::account_id.eq(accounts::id))
         .filter(recipients::phone.eq(to))
         .filter(recipients::opted_out_at.is_not_null());
-    let found: Option<(ApiKey, Account, bool, bool, bool)> = api_keys::table
+    let query = api_keys::table
         .inner_join(accounts::table)
         .filter(api_keys::key_hash.eq(key_hash))
-        .filter(api_keys::revoked_at.is_null())
+        .filter(api_keys::revoked_at.is_null());
+    let found: Option<(ApiKey, Account, bool, bool, bool)> = crate::per_backend!(conn, |c| query
         .select((ApiKey::as_select(), Account::as_select(), exists(usable), exists(paired()), exists(opted_out)))
-        .first(conn)
-        .optional()?;
+        .first(c)
+        .optional())?;
     Ok(found.map(|(key, account, usable_device, paired_device, opted_out)| {
         (key, account, SendChecks { usable_device, paired_device, opted_out })
     }))

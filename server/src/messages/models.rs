@@ -74,8 +74,11 @@ impl Lane {
     }
 }
 
+// `treat_none_as_default_value = false` (here and on every insertable model): `None` is
+// inserted as NULL rather than as DEFAULT, so the INSERT reads the same whatever the row
+// holds and diesel prepares it once per connection instead of on every insert.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
-#[diesel(table_name = messages)]
+#[diesel(table_name = messages, treat_none_as_default_value = false)]
 pub struct Message {
     pub id: String,
     pub account_id: String,
@@ -113,7 +116,7 @@ impl Message {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = message_events)]
+#[diesel(table_name = message_events, treat_none_as_default_value = false)]
 pub struct Event {
     pub id: String,
     pub message_id: String,

@@ -63,7 +63,8 @@ fn add_events(conn: &mut DbConnection, events: &[Event]) -> QueryResult<()> {
 /// already says it, and a send (or a bulk of 100,000) then writes one row per message, not two.
 pub fn insert(conn: &mut DbConnection, batch: &[Message]) -> QueryResult<()> {
     for m in batch {
-        diesel::insert_into(messages::table).values(m).execute(conn)?;
+        let insert = diesel::insert_into(messages::table).values(m);
+        crate::per_backend!(&mut *conn, |c| insert.execute(c))?;
     }
     Ok(())
 }

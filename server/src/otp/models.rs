@@ -47,7 +47,7 @@ impl OtpStatus {
 pub const MAX_ATTEMPTS: i32 = 5;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = otps)]
+#[diesel(table_name = otps, treat_none_as_default_value = false)]
 pub struct Otp {
     pub id: String,
     pub account_id: String,

@@ -8,7 +8,7 @@ use crate::db::schema::recipients;
 use crate::time::Timestamp;
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable, Insertable)]
-#[diesel(table_name = recipients)]
+#[diesel(table_name = recipients, treat_none_as_default_value = false)]
 pub struct Recipient {
     pub id: String,
     pub account_id: String,

@@ -35,7 +35,7 @@ impl DeliveryStatus {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = webhook_endpoints)]
+#[diesel(table_name = webhook_endpoints, treat_none_as_default_value = false)]
 pub struct Endpoint {
     pub id: String,
     pub account_id: String,
@@ -143,7 +143,7 @@ pub struct UpdateEndpoint {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = webhook_deliveries)]
+#[diesel(table_name = webhook_deliveries, treat_none_as_default_value = false)]
 pub struct Delivery {
     pub id: String,
     pub event_id: String,
@@ -161,7 +161,7 @@ pub struct Delivery {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = webhook_attempts)]
+#[diesel(table_name = webhook_attempts, treat_none_as_default_value = false)]
 pub struct Attempt {
     pub delivery_id: String,
     pub number: i32,

@@ -89,6 +89,10 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
         move || http::app(state.clone(), doc.clone(), table.clone())
     })
     .shutdown_timeout(30)
+    // A phone's link is a stream of small frames each waiting for an answer: with Nagle's
+    // algorithm on, a frame written while the previous one is unacknowledged waits for the
+    // phone's delayed ACK (40 ms on Linux). actix leaves the socket option as the OS set it.
+    .tcp_nodelay(true)
     // Our own signal handling: device sessions must be closed before actix waits for
     // in-flight connections, or a connected phone would hold shutdown for 30 s.
     .disable_signals();

@@ -423,24 +423,31 @@ impl Store {
         Ok(outcome)
     }
 
-    /// The oldest confirmed message, next in line for the transport.
-    pub fn next_confirmed(&self) -> Result<Option<StoredMessage>, StoreError> {
+    /// Up to `limit` confirmed messages, oldest first: next in line for the transport.
+    pub fn next_confirmed(&self, limit: u32) -> Result<Vec<StoredMessage>, StoreError> {
         let conn = self.conn()?;
-        let row = conn.prepare_cached(NEXT_CONFIRMED)?.query_row([], raw_message).optional()?;
-        row.map(RawMessage::into_message).transpose()
+        let mut stmt = conn.prepare_cached(NEXT_CONFIRMED)?;
+        let rows = stmt.query_map([limit], raw_message)?.collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(RawMessage::into_message).collect()
     }
 
-    /// confirmed → handed_over. Returns true for exactly one caller per message, ever: only
-    /// that caller may give the message to the transport.
-    pub fn hand_over(&self, request_id: &str, now_ms: i64) -> Result<bool, StoreError> {
-        let changed = self
-            .conn()?
-            .prepare_cached(
+    /// confirmed → handed_over, for each message in one transaction (one fsync). For each,
+    /// true for exactly one caller, ever: only that caller may give it to the transport.
+    pub fn hand_over(&self, request_ids: &[&str], now_ms: i64) -> Result<Vec<bool>, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let won = {
+            let mut stmt = tx.prepare_cached(
                 "UPDATE messages SET state = 'handed_over', handed_over_at = ?2
                  WHERE request_id = ?1 AND state = 'confirmed'",
-            )?
-            .execute(params![request_id, now_ms])?;
-        Ok(changed == 1)
+            )?;
+            request_ids
+                .iter()
+                .map(|id| stmt.execute(params![id, now_ms]).map(|changed| changed == 1))
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        tx.commit()?;
+        Ok(won)
     }
 
     /// A confirmed message whose time ran out: finished unsent, with a `failed`/`expired`
@@ -652,7 +659,7 @@ const SELECT_MESSAGE: &str =
     "SELECT request_id, recipient, body, sim, parts, expires_at, state, last_reported FROM messages";
 /// [`Store::next_confirmed`]'s query, spelled out so that its statement can be cached.
 const NEXT_CONFIRMED: &str = "SELECT request_id, recipient, body, sim, parts, expires_at, state, last_reported \
-     FROM messages WHERE state = 'confirmed' ORDER BY confirmed_at, stored_at LIMIT 1";
+     FROM messages WHERE state = 'confirmed' ORDER BY confirmed_at, stored_at LIMIT ?1";
 
 /// A row as SQLite gives it; `into_message` checks the text columns.
 struct RawMessage {
@@ -770,7 +777,7 @@ mod tests {
             ]
         );
         assert_eq!(store.unconfirmed().unwrap(), vec!["a"]);
-        assert_eq!(store.next_confirmed().unwrap().unwrap().request_id, "b");
+        assert_eq!(store.next_confirmed(1).unwrap()[0].request_id, "b");
     }
 
     #[test]
@@ -781,7 +788,7 @@ mod tests {
         assert_eq!(synchronous(&store), FULL);
         store.store_send(&msg("a", 1), 1).unwrap();
         store.confirm("a", 2).unwrap();
-        assert!(store.hand_over("a", 3).unwrap());
+        assert!(store.hand_over(&["a"], 3).unwrap()[0]);
         assert!(store.record_status("a", DeliveryStatus::Sent, None, "2026-11-26T00:00:00Z", 4).unwrap());
         store.reports_attempted(&[(store.pending_reports().unwrap()[0].id, 5)]).unwrap();
         assert_eq!(store.ack_reports(&[("a", DeliveryStatus::Sent)]).unwrap(), [true]);
@@ -795,13 +802,13 @@ mod tests {
         let store = open(&dir);
         assert_eq!(store.store_send(&msg("m", 2), 10).unwrap(), SendOutcome::New);
         assert_eq!(store.store_send(&msg("m", 2), 11).unwrap(), SendOutcome::Duplicate(MessageState::Stored));
-        assert!(!store.hand_over("m", 12).unwrap(), "no hand-over before confirm");
+        assert!(!store.hand_over(&["m"], 12).unwrap()[0], "no hand-over before confirm");
         assert_eq!(store.confirm("m", 13).unwrap(), ConfirmOutcome::Confirmed);
         assert_eq!(store.confirm("m", 14).unwrap(), ConfirmOutcome::AlreadyPast(MessageState::Confirmed));
-        assert_eq!(store.next_confirmed().unwrap().unwrap().request_id, "m");
-        assert!(store.hand_over("m", 15).unwrap());
-        assert!(!store.hand_over("m", 16).unwrap(), "a second hand-over must lose");
-        assert_eq!(store.next_confirmed().unwrap(), None);
+        assert_eq!(store.next_confirmed(1).unwrap()[0].request_id, "m");
+        assert!(store.hand_over(&["m"], 15).unwrap()[0]);
+        assert!(!store.hand_over(&["m"], 16).unwrap()[0], "a second hand-over must lose");
+        assert!(store.next_confirmed(1).unwrap().is_empty());
         assert_eq!(store.confirm("m", 17).unwrap(), ConfirmOutcome::AlreadyPast(MessageState::HandedOver));
 
         assert!(store.record_status("m", DeliveryStatus::Sent, None, "t1", 18).unwrap());
@@ -816,6 +823,22 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_of_hand_overs_commits_together_and_each_message_wins_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir);
+        for id in ["a", "b", "c"] {
+            store.store_send(&msg(id, 1), 1).unwrap();
+        }
+        store.confirm_all(&["a", "c"], 2).unwrap();
+        let next: Vec<String> = store.next_confirmed(10).unwrap().into_iter().map(|m| m.request_id).collect();
+        assert_eq!(next, ["a", "c"]);
+        // b was never confirmed; a's second appearance loses to its first.
+        assert_eq!(store.hand_over(&["a", "b", "c", "a"], 3).unwrap(), [true, false, true, false]);
+        assert!(store.next_confirmed(10).unwrap().is_empty());
+        assert_eq!(store.hand_overs_since(0).unwrap().len(), 2);
+    }
+
+    #[test]
     fn after_a_crash_handed_over_stays_handed_over_and_stored_is_unconfirmed() {
         let dir = tempfile::tempdir().unwrap();
         {
@@ -825,15 +848,15 @@ mod tests {
             }
             store.confirm("b_confirmed", 2).unwrap();
             store.confirm("c_handed", 2).unwrap();
-            assert!(store.hand_over("c_handed", 3).unwrap());
+            assert!(store.hand_over(&["c_handed"], 3).unwrap()[0]);
             // Dropped without any shutdown step, as a killed process would leave it.
         }
         let store = open(&dir);
         assert_eq!(store.unconfirmed().unwrap(), vec!["a_stored"]);
-        assert_eq!(store.next_confirmed().unwrap().unwrap().request_id, "b_confirmed");
+        assert_eq!(store.next_confirmed(1).unwrap()[0].request_id, "b_confirmed");
         let handed: Vec<_> = store.handed_over().unwrap().into_iter().map(|m| m.request_id).collect();
         assert_eq!(handed, vec!["c_handed"]);
-        assert!(!store.hand_over("c_handed", 4).unwrap(), "never handed to the transport again");
+        assert!(!store.hand_over(&["c_handed"], 4).unwrap()[0], "never handed to the transport again");
         assert_eq!(store.revoke("c_handed").unwrap(), RevokeOutcome::TooLate(MessageState::HandedOver));
         let c = store.message("c_handed").unwrap().unwrap();
         assert_eq!((c.to.as_str(), c.sim, c.parts), ("+923001234567", Some(1), 1));
@@ -850,7 +873,7 @@ mod tests {
         assert_eq!(store.revoke("s").unwrap(), RevokeOutcome::Dropped);
         assert_eq!(store.revoke("c").unwrap(), RevokeOutcome::Dropped);
         assert_eq!(store.revoke("c").unwrap(), RevokeOutcome::Unknown);
-        assert_eq!(store.next_confirmed().unwrap(), None);
+        assert!(store.next_confirmed(1).unwrap().is_empty());
         assert_eq!(store.confirm("s", 3).unwrap(), ConfirmOutcome::Unknown);
     }
 
@@ -860,7 +883,7 @@ mod tests {
         let store = open(&dir);
         store.store_send(&msg("m", 1), 1).unwrap();
         store.confirm("m", 2).unwrap();
-        store.hand_over("m", 3).unwrap();
+        assert!(store.hand_over(&["m"], 3).unwrap()[0]);
         store.record_status("m", DeliveryStatus::Sent, None, "2026-01-01T00:00:00Z", 100).unwrap();
         let due = store.due_reports(100, 10).unwrap();
         assert_eq!(due.len(), 1);
@@ -889,7 +912,7 @@ mod tests {
         for id in ["a", "b"] {
             store.store_send(&msg(id, 1), 1).unwrap();
             store.confirm(id, 2).unwrap();
-            store.hand_over(id, 3).unwrap();
+            assert!(store.hand_over(&[id], 3).unwrap()[0]);
             store.record_status(id, DeliveryStatus::Sent, None, "2026-01-01T00:00:00Z", 100).unwrap();
         }
         let due = store.due_reports(100, 10).unwrap();
@@ -914,7 +937,7 @@ mod tests {
         assert!(!store.expire("m", "t", 2).unwrap(), "only confirmed messages expire here");
         store.confirm("m", 2).unwrap();
         assert!(store.expire("m", "t", 3).unwrap());
-        assert!(!store.hand_over("m", 4).unwrap());
+        assert!(!store.hand_over(&["m"], 4).unwrap()[0]);
         let report = &store.pending_reports().unwrap()[0];
         assert_eq!(report.status, DeliveryStatus::Failed);
         assert_eq!(report.failure.as_ref().map(|f| f.code.as_str()), Some(failure::EXPIRED));
@@ -928,7 +951,7 @@ mod tests {
             for (id, parts, at) in [("a", 2, 1_000), ("b", 3, 2_000)] {
                 store.store_send(&msg(id, parts), 0).unwrap();
                 store.confirm(id, 0).unwrap();
-                store.hand_over(id, at).unwrap();
+                assert!(store.hand_over(&[id], at).unwrap()[0]);
             }
         }
         let store = open(&dir);

@@ -273,7 +273,7 @@ async fn a_message_handed_over_before_a_restart_is_recovered_never_resent() {
         let relay_core::protocol::frames::ServerFrame::Send(msg) = send_frame("req_crash", 3600) else { panic!() };
         store.store_send(&msg, 0).unwrap();
         store.confirm("req_crash", 1).unwrap();
-        assert!(store.hand_over("req_crash", 2).unwrap());
+        assert!(store.hand_over(&["req_crash"], 2).unwrap()[0]);
     }
     let phone = start_in(dir, fast_options());
     let calls = phone.transport.wait_calls(1).await;

@@ -147,7 +147,7 @@ async fn a_restart_mid_send_reports_outcome_unknown_unless_the_radio_remembers()
             let relay_core::protocol::frames::ServerFrame::Send(msg) = send_frame(id, 3600) else { panic!() };
             store.store_send(&msg, 0).unwrap();
             store.confirm(id, 1).unwrap();
-            assert!(store.hand_over(id, 2).unwrap());
+            assert!(store.hand_over(&[id], 2).unwrap()[0]);
         }
         std::fs::write(dir.path().join("radio-journal.txt"), "req_sent\n").unwrap();
     }

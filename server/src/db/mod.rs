@@ -4,6 +4,7 @@
 //! a blocking thread, runs a closure and gives it back.
 
 pub mod bulk;
+mod checkpoint;
 pub mod schema;
 pub mod statistics;
 pub mod writer;
@@ -160,7 +161,9 @@ fn apply_sqlite_pragmas(conn: &mut DbConnection, cache_kib: u32) -> QueryResult<
             "PRAGMA busy_timeout = 10000;
              PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;
-             PRAGMA cache_size = -{cache_kib};"
+             PRAGMA cache_size = -{cache_kib};
+             PRAGMA wal_autocheckpoint = {};",
+            checkpoint::BACKSTOP_PAGES
         ))?;
     }
     Ok(())
@@ -179,6 +182,8 @@ pub struct Db {
     manager: Manager,
     outage: std::sync::Arc<Outage>,
     url: std::sync::Arc<str>,
+    /// SQLite only: the WAL checkpointer runs while this lives (see [`checkpoint`]).
+    _checkpoints: Option<std::sync::Arc<()>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -220,6 +225,14 @@ impl Db {
                 (0..INTAKE_WRITERS).map(|n| start(&format!("relay-db-intake-{n}"))).collect::<Result<_, _>>()?
             }
         };
+        let checkpoints = match backend {
+            Backend::Sqlite => {
+                let alive = std::sync::Arc::new(());
+                checkpoint::start(&url, std::sync::Arc::downgrade(&alive))?;
+                Some(alive)
+            }
+            Backend::Postgres => None,
+        };
         let manager = Manager { url: url.clone(), backend };
         Ok(Db {
             pool,
@@ -230,6 +243,7 @@ impl Db {
             manager,
             outage,
             url: url.into(),
+            _checkpoints: checkpoints,
         })
     }
 

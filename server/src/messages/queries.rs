@@ -35,7 +35,8 @@ pub fn event(message_id: &str, status: Status, detail: Option<String>, at: Naive
 fn add_events(conn: &mut DbConnection, events: &[Event]) -> QueryResult<()> {
     if let [one] = events {
         // A prepared statement the connection keeps: one report, one event.
-        diesel::insert_into(message_events::table).values(one).execute(conn)?;
+        let insert = diesel::insert_into(message_events::table).values(one);
+        crate::per_backend!(conn, |c| insert.execute(c))?;
         return Ok(());
     }
     // A dispatch round's events: one statement per chunk, not a round trip per message.
@@ -231,7 +232,7 @@ fn claim(
     if ids.is_empty() {
         return Ok(Some((Vec::new(), found_all)));
     }
-    let claimed_ids: Vec<String> = diesel::update(messages::table)
+    let claim = diesel::update(messages::table)
         .filter(messages::id.eq_any(&ids))
         .filter(messages::status.eq(Status::Queued.as_str()))
         .set((
@@ -242,10 +243,10 @@ fn claim(
             messages::attempts.eq(messages::attempts + 1),
             messages::updated_at.eq(now),
         ))
-        .returning(messages::id)
-        .get_results(conn)?;
-    let mut claimed: Vec<Message> =
-        messages::table.filter(messages::id.eq_any(&claimed_ids)).select(Message::as_select()).load(conn)?;
+        .returning(messages::id);
+    let claimed_ids: Vec<String> = crate::per_backend!(&mut *conn, |c| claim.get_results(c))?;
+    let claimed = messages::table.filter(messages::id.eq_any(&claimed_ids));
+    let mut claimed: Vec<Message> = crate::per_backend!(&mut *conn, |c| claimed.select(Message::as_select()).load(c))?;
     let events: Vec<Event> =
         claimed.iter().map(|m| event(&m.id, Status::Dispatched, Some(format!("to device {device_id}")), now)).collect();
     add_events(conn, &events)?;
@@ -258,16 +259,15 @@ fn claim(
 /// statement for everything the phone acknowledged at once.
 pub fn acknowledge(conn: &mut DbConnection, device_id: &str, ids: &[String]) -> QueryResult<HashSet<String>> {
     let now = time::now();
-    let mut mine: HashSet<String> = diesel::update(messages::table)
+    let acked = diesel::update(messages::table)
         .filter(messages::id.eq_any(ids))
         .filter(messages::device_id.eq(device_id))
         .filter(messages::status.eq(Status::Dispatched.as_str()))
         .filter(messages::acked_at.is_null())
         .set((messages::acked_at.eq(now), messages::body.eq(scrubbed_body()), messages::updated_at.eq(now)))
-        .returning(messages::id)
-        .get_results::<String>(conn)?
-        .into_iter()
-        .collect();
+        .returning(messages::id);
+    let mut mine: HashSet<String> =
+        crate::per_backend!(conn, |c| acked.get_results::<String>(c))?.into_iter().collect();
     let rest: Vec<&String> = ids.iter().filter(|id| !mine.contains(*id)).collect();
     if rest.is_empty() {
         return Ok(mine);
@@ -326,23 +326,25 @@ fn apply_run(conn: &mut DbConnection, device_id: &str, run: &[Report<'_>]) -> Qu
         .filter(messages::acked_at.is_not_null());
     // (id, account, whether it came straight from `dispatched`), as in `apply_failure`.
     let changed: Vec<(String, String, bool)> = if status == Status::Sent {
-        diesel::update(target.filter(messages::status.eq(Status::Dispatched.as_str())))
+        let sent = diesel::update(target.filter(messages::status.eq(Status::Dispatched.as_str())))
             .set((messages::status.eq("sent"), messages::sent_at.eq(now), messages::updated_at.eq(now)))
-            .returning((messages::id, messages::account_id))
-            .get_results::<(String, String)>(conn)?
+            .returning((messages::id, messages::account_id));
+        crate::per_backend!(&mut *conn, |c| sent.get_results::<(String, String)>(c))?
             .into_iter()
             .map(|(id, account)| (id, account, true))
             .collect()
     } else {
-        diesel::update(target.filter(messages::status.eq_any([Status::Dispatched.as_str(), Status::Sent.as_str()])))
-            .set((
-                messages::status.eq("delivered"),
-                messages::delivered_at.eq(now),
-                messages::finished_at.eq(now),
-                messages::updated_at.eq(now),
-            ))
-            .returning((messages::id, messages::account_id, messages::sent_at))
-            .get_results::<(String, String, Option<NaiveDateTime>)>(conn)?
+        let delivered = diesel::update(
+            target.filter(messages::status.eq_any([Status::Dispatched.as_str(), Status::Sent.as_str()])),
+        )
+        .set((
+            messages::status.eq("delivered"),
+            messages::delivered_at.eq(now),
+            messages::finished_at.eq(now),
+            messages::updated_at.eq(now),
+        ))
+        .returning((messages::id, messages::account_id, messages::sent_at));
+        crate::per_backend!(&mut *conn, |c| delivered.get_results::<(String, String, Option<NaiveDateTime>)>(c))?
             .into_iter()
             .map(|(id, account, sent_at)| (id, account, sent_at.is_none()))
             .collect()

@@ -16,11 +16,11 @@ pub const DISABLE_AFTER_FAILING: Duration = Duration::days(5);
 
 /// The enabled endpoints of the account that want `event`: one indexed read.
 pub fn subscribed_endpoints(conn: &mut DbConnection, account_id: &str, event: EventType) -> QueryResult<Vec<String>> {
-    let rows: Vec<(String, String)> = webhook_endpoints::table
+    let query = webhook_endpoints::table
         .filter(webhook_endpoints::account_id.eq(account_id))
         .filter(webhook_endpoints::enabled.eq(true))
-        .select((webhook_endpoints::id, webhook_endpoints::events))
-        .load(conn)?;
+        .select((webhook_endpoints::id, webhook_endpoints::events));
+    let rows: Vec<(String, String)> = crate::per_backend!(conn, |c| query.load(c))?;
     Ok(rows.into_iter().filter(|(_, events)| subscribes(events, event.as_str())).map(|(id, _)| id).collect())
 }
 

@@ -74,9 +74,9 @@ impl Lane {
     }
 }
 
-// `treat_none_as_default_value = false` (here and on every insertable model): `None` is
-// inserted as NULL rather than as DEFAULT, so the INSERT reads the same whatever the row
-// holds and diesel prepares it once per connection instead of on every insert.
+// `treat_none_as_default_value = false` (here and on every insertable model with optional
+// fields): `None` is inserted as NULL rather than as DEFAULT, so the INSERT reads the same
+// whatever the row holds and diesel prepares it once per connection instead of every time.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
 #[diesel(table_name = messages, treat_none_as_default_value = false)]
 pub struct Message {

@@ -245,8 +245,8 @@ fn claim(
         ))
         .returning(messages::id);
     let claimed_ids: Vec<String> = crate::per_backend!(&mut *conn, |c| claim.get_results(c))?;
-    let claimed = messages::table.filter(messages::id.eq_any(&claimed_ids));
-    let mut claimed: Vec<Message> = crate::per_backend!(&mut *conn, |c| claimed.select(Message::as_select()).load(c))?;
+    let rows = messages::table.filter(messages::id.eq_any(&claimed_ids));
+    let mut claimed: Vec<Message> = crate::per_backend!(&mut *conn, |c| rows.select(Message::as_select()).load(c))?;
     let events: Vec<Event> =
         claimed.iter().map(|m| event(&m.id, Status::Dispatched, Some(format!("to device {device_id}")), now)).collect();
     add_events(conn, &events)?;

@@ -763,7 +763,10 @@ fn queue_health_is_charted_per_hour_with_failures_ranked(backend: Backend) {
 fn webhook_secrets_tests_and_redelivery_from_the_console(backend: Backend) {
     use crate::common::receiver::{Answer, Receiver};
     let db = TestDb::new(backend);
-    let server = TestServer::start_with(&db, &["--allow-private-webhooks", "--unsafe-test-webhook-schedule-ms", "200"]);
+    // Retries a minute apart: the 418 is not retried during the test, so the only second
+    // request is the redelivery asked for below.
+    let server =
+        TestServer::start_with(&db, &["--allow-private-webhooks", "--unsafe-test-webhook-schedule-ms", "60000"]);
     let (account, mut browser) = signed_in(&server, &db, "hook-forms@example.com");
     let receiver = Receiver::start(0);
     receiver.answer(Answer::Status(418, "<b>short and stout</b>".into()));

@@ -36,4 +36,4 @@ pub use health::{DeviceHealth, HealthProbe};
 pub use link::LinkError;
 pub use pairing::{Credentials, DeviceInfo, PairError, PairingTarget};
 pub use relay_protocol as protocol;
-pub use transport::{OutgoingSms, SmsTransport, StatusSink, TransportResult};
+pub use transport::{OutgoingSms, SmsTransport, StatusSink, TransportResult, report_all};

@@ -11,7 +11,9 @@ use relay_protocol::failure;
 use relay_protocol::frames::{DeliveryStatus, Permissions, SimInfo};
 use sha2::{Digest, Sha256};
 
-use crate::{DeviceHealth, HealthProbe, OutgoingSms, SmsTransport, StatusSink, TransportResult};
+use tokio::sync::mpsc;
+
+use crate::{DeviceHealth, HealthProbe, OutgoingSms, SmsTransport, StatusSink, TransportResult, report_all};
 
 /// The simulated radio's journal, in the phone's data folder.
 pub const RADIO_JOURNAL: &str = "radio-journal.txt";
@@ -38,6 +40,8 @@ pub struct SimTransport {
     /// message that went out from one the kill caught before the print.
     journal: Option<Mutex<std::fs::File>>,
     journal_path: Option<std::path::PathBuf>,
+    /// Outcomes on their way to the agent; see [`radio`].
+    radio: mpsc::UnboundedSender<(Arc<StatusSink>, TransportResult)>,
 }
 
 /// Where the simulated phone writes its sent box.
@@ -57,7 +61,9 @@ impl std::fmt::Debug for SimTransport {
 
 impl SimTransport {
     pub fn new(outcome: Outcome, latency: Duration, sent_box: SentBox, runtime: tokio::runtime::Handle) -> Self {
-        SimTransport { outcome, latency, sent_box, runtime, journal: None, journal_path: None }
+        let (radio, outcomes) = mpsc::unbounded_channel();
+        runtime.spawn(self::radio(outcomes));
+        SimTransport { outcome, latency, sent_box, runtime, journal: None, journal_path: None, radio }
     }
 
     /// Keeps the radio's journal in `path` (appended to, created if needed).
@@ -111,21 +117,24 @@ impl SimTransport {
     fn report_later(&self, request_id: &str, already: Option<DeliveryStatus>, sink: Arc<StatusSink>) {
         let delivers = self.delivers(request_id);
         let latency = self.latency;
+        let radio = self.radio.clone();
+        // A send error means the radio task is gone with its runtime: nobody is left to hear.
         self.runtime.spawn(async move {
             if !delivers {
                 tokio::time::sleep(latency).await;
-                sink.report(TransportResult::Failed {
+                let failed = TransportResult::Failed {
                     code: failure::GENERIC_FAILURE.to_owned(),
                     reason: failure::reason(failure::GENERIC_FAILURE),
-                });
+                };
+                let _ = radio.send((sink, failed));
                 return;
             }
             if already.is_none() {
                 tokio::time::sleep(latency).await;
-                sink.report(TransportResult::Sent);
+                let _ = radio.send((sink.clone(), TransportResult::Sent));
             }
             tokio::time::sleep(latency).await;
-            sink.report(TransportResult::Delivered);
+            let _ = radio.send((sink, TransportResult::Delivered));
         });
     }
 }
@@ -151,6 +160,23 @@ impl SmsTransport for SimTransport {
                 reason: failure::reason(failure::OUTCOME_UNKNOWN),
             });
         }
+    }
+}
+
+/// Hands the simulated radio's outcomes to the agent a burst at a time: outcomes that came due
+/// together are recorded in one transaction ([`report_all`]), in the order they arrived, so a
+/// message's `sent` still precedes its `delivered`.
+async fn radio(mut outcomes: mpsc::UnboundedReceiver<(Arc<StatusSink>, TransportResult)>) {
+    let mut burst = Vec::new();
+    while let Some(first) = outcomes.recv().await {
+        burst.push(first);
+        // The other timers of this instant run first, so their outcomes join this burst.
+        tokio::task::yield_now().await;
+        while let Ok(more) = outcomes.try_recv() {
+            burst.push(more);
+        }
+        report_all(&burst);
+        burst.clear();
     }
 }
 

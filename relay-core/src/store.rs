@@ -186,6 +186,16 @@ pub struct HandOverRecord {
     pub parts: u32,
 }
 
+/// An outcome the transport reported, as [`Store::record_statuses`] takes it.
+#[derive(Debug, Clone, Copy)]
+pub struct OutcomeRecord<'a> {
+    pub request_id: &'a str,
+    pub status: DeliveryStatus,
+    pub failure: Option<&'a Failure>,
+    /// When the transport observed it (RFC 3339), as the server will be told.
+    pub at: &'a str,
+}
+
 /// A connection in relaxed-sync mode; back to FULL when dropped.
 struct Relaxed<'a>(MutexGuard<'a, Connection>);
 
@@ -256,8 +266,8 @@ impl Store {
     /// fsync (WAL order still holds, and the next durable commit carries it to disk). Used for
     /// status reports and outbox bookkeeping, which recovery re-creates: a handed-over message
     /// whose outcome was lost is asked of the transport again, and the server ignores repeats.
-    /// Accepting, confirming and handing over stay fully synchronous: they are the
-    /// never-lost and never-twice rules.
+    /// Confirms too: one undone is settled by the next `hello`. Accepting and handing over
+    /// stay fully synchronous: they are the never-lost and never-twice rules.
     fn relaxed(&self) -> Result<Relaxed<'_>, StoreError> {
         let conn = self.conn()?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -378,9 +388,12 @@ impl Store {
         outcomes.pop().ok_or(StoreError::Poisoned)
     }
 
-    /// A burst of `confirm`s in one durable transaction.
+    /// A burst of `confirm`s in one transaction. Relaxed: a confirm a power cut undoes leaves
+    /// the message `stored`, so the next `hello` lists it as unconfirmed and the server
+    /// confirms it again — the same path as a confirm lost in transit. The hand-over that
+    /// follows is a durable commit and carries the confirm to disk with it.
     pub fn confirm_all(&self, request_ids: &[&str], now_ms: i64) -> Result<Vec<ConfirmOutcome>, StoreError> {
-        let mut conn = self.conn()?;
+        let mut conn = self.relaxed()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut outcomes = Vec::with_capacity(request_ids.len());
         {
@@ -479,21 +492,20 @@ impl Store {
         at: &str,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
+        let report = OutcomeRecord { request_id, status, failure, at };
+        Ok(self.record_statuses(&[report], now_ms)?.first().copied().unwrap_or(false))
+    }
+
+    /// [`Store::record_status`] for several reports in one transaction, in order (a message's
+    /// `sent` may precede its `delivered` in the same list). A radio that reports a burst of
+    /// outcomes at once writes each touched page once instead of once per report.
+    pub fn record_statuses(&self, reports: &[OutcomeRecord<'_>], now_ms: i64) -> Result<Vec<bool>, StoreError> {
         let mut conn = self.relaxed()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        if state_of(&tx, request_id)? != Some(MessageState::HandedOver) {
-            return Ok(false);
+        let mut queued = Vec::with_capacity(reports.len());
+        for report in reports {
+            queued.push(record_one(&tx, report, now_ms)?);
         }
-        let final_outcome = matches!(status, DeliveryStatus::Delivered | DeliveryStatus::Failed);
-        let new_state = if final_outcome { MessageState::Finished } else { MessageState::HandedOver };
-        tx.prepare_cached(
-            "UPDATE messages SET state = ?2, last_reported = ?3,
-                finished_at = CASE WHEN ?2 = 'finished' THEN ?4 ELSE finished_at END
-             WHERE request_id = ?1",
-        )?
-        .execute(params![request_id, new_state.as_str(), status_str(status), now_ms])?;
-        let failure = failure.map(|f| (f.code.as_str(), f.reason.as_str()));
-        let queued = queue_report(&tx, request_id, status, at, failure, now_ms)?;
         tx.commit()?;
         Ok(queued)
     }
@@ -701,6 +713,23 @@ impl RawMessage {
     }
 }
 
+/// One report of [`Store::record_statuses`], inside its transaction.
+fn record_one(tx: &Connection, report: &OutcomeRecord<'_>, now_ms: i64) -> Result<bool, StoreError> {
+    if state_of(tx, report.request_id)? != Some(MessageState::HandedOver) {
+        return Ok(false);
+    }
+    let final_outcome = matches!(report.status, DeliveryStatus::Delivered | DeliveryStatus::Failed);
+    let new_state = if final_outcome { MessageState::Finished } else { MessageState::HandedOver };
+    tx.prepare_cached(
+        "UPDATE messages SET state = ?2, last_reported = ?3,
+            finished_at = CASE WHEN ?2 = 'finished' THEN ?4 ELSE finished_at END
+         WHERE request_id = ?1",
+    )?
+    .execute(params![report.request_id, new_state.as_str(), status_str(report.status), now_ms])?;
+    let failure = report.failure.map(|f| (f.code.as_str(), f.reason.as_str()));
+    queue_report(tx, report.request_id, report.status, report.at, failure, now_ms)
+}
+
 fn state_of(conn: &Connection, request_id: &str) -> Result<Option<MessageState>, StoreError> {
     let state: Option<String> = conn
         .prepare_cached("SELECT state FROM messages WHERE request_id = ?1")?
@@ -836,6 +865,38 @@ mod tests {
         assert_eq!(store.hand_over(&["a", "b", "c", "a"], 3).unwrap(), [true, false, true, false]);
         assert!(store.next_confirmed(10).unwrap().is_empty());
         assert_eq!(store.hand_overs_since(0).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_burst_of_reports_is_recorded_in_order_each_by_the_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir);
+        for id in ["a", "b", "c"] {
+            store.store_send(&msg(id, 1), 1).unwrap();
+        }
+        store.confirm_all(&["a", "b", "c"], 2).unwrap();
+        assert_eq!(store.hand_over(&["a", "b"], 3).unwrap(), [true, true]);
+        let fail = Failure { code: "generic_failure".into(), reason: "radio said no".into() };
+        let report = |request_id, status, failure| OutcomeRecord { request_id, status, failure, at: "t" };
+        let burst = [
+            report("a", DeliveryStatus::Sent, None),
+            report("a", DeliveryStatus::Delivered, None),
+            report("b", DeliveryStatus::Failed, Some(&fail)),
+            report("b", DeliveryStatus::Sent, None),
+            report("c", DeliveryStatus::Sent, None),
+            report("unknown", DeliveryStatus::Sent, None),
+        ];
+        // b's sent came after its final outcome; c was never handed over.
+        assert_eq!(store.record_statuses(&burst, 4).unwrap(), [true, true, true, false, false, false]);
+        let a = store.message("a").unwrap().unwrap();
+        assert_eq!((a.state, a.last_reported), (MessageState::Finished, Some(DeliveryStatus::Delivered)));
+        let b = store.message("b").unwrap().unwrap();
+        assert_eq!((b.state, b.last_reported), (MessageState::Finished, Some(DeliveryStatus::Failed)));
+        assert_eq!(store.message("c").unwrap().unwrap().state, MessageState::Confirmed);
+        let queued: Vec<(String, DeliveryStatus)> =
+            store.pending_reports().unwrap().into_iter().map(|r| (r.request_id, r.status)).collect();
+        let expected = [("a", DeliveryStatus::Sent), ("a", DeliveryStatus::Delivered), ("b", DeliveryStatus::Failed)];
+        assert_eq!(queued, expected.map(|(id, status)| (id.to_owned(), status)));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use tokio::sync::Notify;
 
 use crate::clock;
 use crate::events::{Events, MessageEventKind};
-use crate::store::Store;
+use crate::store::{OutcomeRecord, Store};
 
 /// A message the transport must send now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,24 +88,73 @@ impl StatusSink {
     /// Records an outcome. Safe to call from any thread; repeats and anything after a final
     /// outcome are ignored.
     pub fn report(&self, result: TransportResult) {
-        let (status, failure, kind) = match result {
-            TransportResult::Sent => (DeliveryStatus::Sent, None, MessageEventKind::Sent),
-            TransportResult::Delivered => (DeliveryStatus::Delivered, None, MessageEventKind::Delivered),
-            TransportResult::Failed { code, reason } => (
-                DeliveryStatus::Failed,
-                Some(Failure { code: code.clone(), reason: reason.clone() }),
-                MessageEventKind::Failed { code, reason },
-            ),
-        };
+        self.shared.record(&[(&self.request_id, &result)]);
+    }
+}
+
+/// Records several outcomes at once, in one transaction per agent: what a radio that learns a
+/// burst of results together (the host simulator) calls instead of [`StatusSink::report`] on
+/// each. The same rules apply to each report, in list order.
+pub fn report_all(reports: &[(Arc<StatusSink>, TransportResult)]) {
+    let mut rest = reports;
+    while let Some((first, _)) = rest.first() {
+        // Sinks of one agent share its store; a list that mixes agents is split by agent.
+        let same = rest.iter().take_while(|(sink, _)| Arc::ptr_eq(&sink.shared, &first.shared)).count();
+        let (run, tail) = rest.split_at(same);
+        let run: Vec<(&str, &TransportResult)> =
+            run.iter().map(|(sink, result)| (sink.request_id.as_str(), result)).collect();
+        first.shared.record(&run);
+        rest = tail;
+    }
+}
+
+impl SinkShared {
+    /// Stores the reports (one transaction), then tells the listener and wakes the link.
+    fn record(&self, reports: &[(&str, &TransportResult)]) {
         let at = clock::rfc3339_now();
-        match self.shared.store.record_status(&self.request_id, status, failure.as_ref(), &at, clock::now_ms()) {
-            Ok(true) => {
-                tracing::info!(request_id = %self.request_id, ?status, "transport reported");
-                self.shared.events.message(&self.request_id, kind);
-                self.shared.outbox_wake.notify_one();
+        let outcomes: Vec<(DeliveryStatus, Option<Failure>, MessageEventKind)> =
+            reports.iter().map(|(_, result)| outcome(result)).collect();
+        let records: Vec<OutcomeRecord<'_>> = reports
+            .iter()
+            .zip(&outcomes)
+            .map(|((request_id, _), (status, failure, _))| OutcomeRecord {
+                request_id,
+                status: *status,
+                failure: failure.as_ref(),
+                at: &at,
+            })
+            .collect();
+        let queued = match self.store.record_statuses(&records, clock::now_ms()) {
+            Ok(queued) => queued,
+            Err(e) => {
+                tracing::error!(reports = reports.len(), error = %e, "could not store reports");
+                return;
             }
-            Ok(false) => tracing::debug!(request_id = %self.request_id, ?status, "report ignored (repeat or too late)"),
-            Err(e) => tracing::error!(request_id = %self.request_id, ?status, error = %e, "could not store a report"),
+        };
+        let mut any = false;
+        for (((request_id, _), (status, _, kind)), queued) in reports.iter().zip(outcomes).zip(queued) {
+            if queued {
+                tracing::info!(%request_id, ?status, "transport reported");
+                self.events.message(request_id, kind);
+                any = true;
+            } else {
+                tracing::debug!(%request_id, ?status, "report ignored (repeat or too late)");
+            }
         }
+        if any {
+            self.outbox_wake.notify_one();
+        }
+    }
+}
+
+fn outcome(result: &TransportResult) -> (DeliveryStatus, Option<Failure>, MessageEventKind) {
+    match result {
+        TransportResult::Sent => (DeliveryStatus::Sent, None, MessageEventKind::Sent),
+        TransportResult::Delivered => (DeliveryStatus::Delivered, None, MessageEventKind::Delivered),
+        TransportResult::Failed { code, reason } => (
+            DeliveryStatus::Failed,
+            Some(Failure { code: code.clone(), reason: reason.clone() }),
+            MessageEventKind::Failed { code: code.clone(), reason: reason.clone() },
+        ),
     }
 }

@@ -202,6 +202,46 @@ async fn a_dropped_link_reconnects_lists_unconfirmed_and_replays_reports_at_once
 }
 
 #[tokio::test]
+async fn a_burst_of_outcomes_reported_together_reaches_the_server_in_order() {
+    let mut peer = ProtocolTestPeer::start(TOKEN, None).await;
+    let phone = start_phone(credentials(peer.url(), TOKEN, None), fast_options());
+    let mut conn = peer.next_connection().await;
+    conn.handshake(unlimited()).await;
+    for id in ["req_a", "req_b"] {
+        conn.send(send_frame(id, 3600)).await;
+        conn.expect_accepted(id).await;
+        conn.send(confirm(id)).await;
+    }
+    phone.transport.wait_calls(2).await;
+
+    let failed = TransportResult::Failed { code: "no_service".into(), reason: "no service".into() };
+    relay_core::report_all(&[
+        (phone.transport.sink("req_a"), TransportResult::Sent),
+        (phone.transport.sink("req_b"), failed),
+        (phone.transport.sink("req_a"), TransportResult::Delivered),
+        (phone.transport.sink("req_b"), TransportResult::Sent), // after b's final outcome: ignored
+    ]);
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let (id, status, failure) = conn.expect_status().await;
+        conn.ack(&id, status).await;
+        seen.push((id, status, failure));
+    }
+    assert_eq!(
+        seen,
+        [
+            ("req_a".to_owned(), DeliveryStatus::Sent, None),
+            ("req_b".to_owned(), DeliveryStatus::Failed, Some("no_service".to_owned())),
+            ("req_a".to_owned(), DeliveryStatus::Delivered, None),
+        ]
+    );
+    assert_eq!(state(&phone.store, "req_a"), Some(MessageState::Finished));
+    assert_eq!(state(&phone.store, "req_b"), Some(MessageState::Finished));
+    eventually("reports acknowledged", || phone.store.pending_reports().unwrap().is_empty()).await;
+    phone.handle.stop().await;
+}
+
+#[tokio::test]
 async fn a_pinned_certificate_connects_and_any_other_is_refused() {
     let cert = TestCert::generate();
     let mut peer = ProtocolTestPeer::start(TOKEN, Some(&cert)).await;

@@ -34,7 +34,7 @@ type R<T> = Result<T, String>;
 
 const USAGE: &str = "relay-loadgen --server-bin PATH --device-bin PATH --work-dir DIR --out FILE.md
   [--backends sqlite,postgres] [--postgres-url postgres://postgres@127.0.0.1:5432/test]
-  [--connections 64] [--warmup-secs 1] [--duration-secs 10]
+  [--connections 64] [--warmup-secs 1] [--duration-secs 5] [--rounds 3]
   [--e2e-messages 20000] [--devices 20] [--device-latency-ms 1] [--e2e-timeout-secs 45]
   [--rate 1000] [--rate-secs 10] [--otp-secs 10] [--webhook-events 10000]
   [--bulk-size 100000] [--phases 1,2,3,4,5,6]";
@@ -50,6 +50,9 @@ struct Config {
     connections: usize,
     warmup: f64,
     duration: f64,
+    /// Phase 1: health and enqueue measured alternately this many times; the ratio is the
+    /// median of the rounds', so one noisy window cannot make or break the verdict.
+    rounds: usize,
     e2e_messages: u64,
     devices: usize,
     latency_ms: u64,
@@ -75,7 +78,8 @@ fn parse_args() -> R<Config> {
         pg_base: "postgres://postgres@127.0.0.1:5432/test".into(),
         connections: 64,
         warmup: 1.0,
-        duration: 10.0,
+        duration: 5.0,
+        rounds: 3,
         e2e_messages: 20_000,
         devices: 20,
         latency_ms: 1,
@@ -104,6 +108,7 @@ fn parse_args() -> R<Config> {
             "--connections" => c.connections = num(&flag, v)?,
             "--warmup-secs" => c.warmup = num(&flag, v)?,
             "--duration-secs" => c.duration = num(&flag, v)?,
+            "--rounds" => c.rounds = num::<usize>(&flag, v)?.max(1),
             "--e2e-messages" => c.e2e_messages = num(&flag, v)?,
             "--devices" => c.devices = num(&flag, v)?,
             "--device-latency-ms" => c.latency_ms = num(&flag, v)?,
@@ -266,8 +271,10 @@ impl Database {
         match backend {
             "sqlite" => Ok(Database { url: dir.join("relay.db").to_string_lossy().into_owned(), pg: None }),
             "postgres" => {
-                let nanos =
-                    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0);
                 let schema = format!("bench_{name}_{}_{}", std::process::id(), nanos % 1_000_000_000);
                 psql(&cfg.pg_base, &format!("CREATE SCHEMA {schema}"))?;
                 let sep = if cfg.pg_base.contains('?') { '&' } else { '?' };
@@ -315,7 +322,8 @@ fn create_account(cfg: &Config, db: &Database, name: &str) -> R<String> {
     if !out.status.success() {
         return Err(format!("account create failed: {stdout} {}", String::from_utf8_lossy(&out.stderr)));
     }
-    let v: Value = serde_json::from_str(stdout.trim()).map_err(|e| format!("account create printed no JSON ({e}): {stdout}"))?;
+    let v: Value =
+        serde_json::from_str(stdout.trim()).map_err(|e| format!("account create printed no JSON ({e}): {stdout}"))?;
     v["key"]["key"].as_str().map(str::to_owned).ok_or(format!("no key in {v}"))
 }
 
@@ -523,7 +531,8 @@ impl Phones {
             if !out.status.success() {
                 return Err(format!("relay-device pair failed: {stdout} {}", String::from_utf8_lossy(&out.stderr)));
             }
-            let pv: Value = serde_json::from_str(stdout.trim()).map_err(|e| format!("pair printed no JSON ({e}): {stdout}"))?;
+            let pv: Value =
+                serde_json::from_str(stdout.trim()).map_err(|e| format!("pair printed no JSON ({e}): {stdout}"))?;
             let device_id = pv["device_id"].as_str().ok_or(format!("no device_id in {pv}"))?.to_owned();
             let body = json!({"pacing": {"parts_per_minute": 0, "parts_per_day": 0}});
             let (st, v) =
@@ -858,6 +867,44 @@ async fn closed_loop(cfg: &Config, url: &str, key: &str, post: bool, server_pid:
     ClosedLoop { tally, rate, cpu: cpu_use(&a2, &b), load }
 }
 
+/// Several rounds of one closed loop as one: tallies merged, rate and CPU averaged.
+struct Pooled {
+    tally: Tally,
+    rate: f64,
+    /// Each round's rate, in order.
+    rounds: Vec<f64>,
+    cpu: CpuUse,
+    load: String,
+}
+
+fn pooled(loops: Vec<ClosedLoop>) -> Pooled {
+    let n = loops.len().max(1) as f64;
+    let rounds: Vec<f64> = loops.iter().map(|l| l.rate).collect();
+    let load = loops.first().map(|l| l.load.clone()).unwrap_or_default();
+    let mut cpu = CpuUse::default();
+    let mut tally = Tally::default();
+    for l in loops {
+        cpu.server += l.cpu.server / n;
+        cpu.devices += l.cpu.devices / n;
+        cpu.loadgen += l.cpu.loadgen / n;
+        cpu.others += l.cpu.others / n;
+        cpu.machine += l.cpu.machine / n;
+        tally.merge(l.tally);
+    }
+    tally.lat_us.sort_unstable();
+    Pooled { tally, rate: rounds.iter().sum::<f64>() / n, rounds, cpu, load }
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Phase 2: API → delivered.
 
@@ -950,7 +997,13 @@ async fn e2e(cfg: &Config, server: &Server, key: &str, phones: &Phones) -> E2e {
                     break;
                 }
                 let s = Instant::now();
-                let res = c.post(&url).header("content-type", "application/json").body(message_body(i)).bearer_auth(&key).send().await;
+                let res = c
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(message_body(i))
+                    .bearer_auth(&key)
+                    .send()
+                    .await;
                 let key_s = match res {
                     Ok(r) => {
                         let st = r.status().as_u16();
@@ -972,7 +1025,8 @@ async fn e2e(cfg: &Config, server: &Server, key: &str, phones: &Phones) -> E2e {
                                         *l = f;
                                     }
                                 } else if t.sample_error.is_none() {
-                                    t.sample_error = Some(format!("{st}: {}", text.chars().take(300).collect::<String>()));
+                                    t.sample_error =
+                                        Some(format!("{st}: {}", text.chars().take(300).collect::<String>()));
                                 }
                                 st.to_string()
                             }
@@ -1121,7 +1175,13 @@ async fn fixed_rate(cfg: &Config, server: &Server, key: &str, phones: &Phones) -
         handles.push(tokio::spawn(async move {
             let _permit = permit;
             let s = Instant::now();
-            let res = c.post(&url).header("content-type", "application/json").body(message_body(base + i)).bearer_auth(&key).send().await;
+            let res = c
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(message_body(base + i))
+                .bearer_auth(&key)
+                .send()
+                .await;
             match res {
                 Ok(r) => {
                     let at_202 = Instant::now();
@@ -1272,17 +1332,40 @@ async fn message_phases(cfg: &Config, backend: &str, md: &mut String) -> R<Summa
         let db = Database::new(cfg, backend, "enq", &dir)?;
         let key = create_account(cfg, &db, "bench-enqueue")?;
         let mut server = Server::start(cfg, &db, &dir)?;
-        let health = closed_loop(cfg, &format!("{}/v1/health", server.url), &key, false, server.pid).await;
-        say(format!("{backend}: health {:.0} req/s", health.rate));
-        let enq = closed_loop(cfg, &format!("{}/v1/messages", server.url), &key, true, server.pid).await;
-        say(format!("{backend}: enqueue {:.0} req/s", enq.rate));
+        // Alternating rounds: the machine's pace drifts (other tenants, CPU boost), and a ratio
+        // of two windows minutes apart measures the drift as much as the server.
+        let (mut healths, mut enqs) = (Vec::new(), Vec::new());
+        for round in 1..=cfg.rounds {
+            let health = closed_loop(cfg, &format!("{}/v1/health", server.url), &key, false, server.pid).await;
+            let enq = closed_loop(cfg, &format!("{}/v1/messages", server.url), &key, true, server.pid).await;
+            say(format!("{backend}: round {round}: health {:.0} req/s, enqueue {:.0} req/s", health.rate, enq.rate));
+            healths.push(health);
+            enqs.push(enq);
+        }
         let crashed = server.exited();
         let (warn, error, samples) = server.log_summary();
         let stopped = server.stop();
-        let ratio = if health.rate > 0.0 { enq.rate / health.rate } else { 0.0 };
+        let ratios: Vec<f64> =
+            healths.iter().zip(&enqs).map(|(h, e)| if h.rate > 0.0 { e.rate / h.rate } else { 0.0 }).collect();
+        let ratio = median(&ratios);
+        let health = pooled(healths);
+        let enq = pooled(enqs);
         sum.ratio = Some((ratio, enq.rate, health.rate));
-        let _ = writeln!(md, "#### 1. Enqueue vs health ({} keep-alive connections, {} s warm-up + {} s measured each, fresh database, no phone paired)\n", cfg.connections, cfg.warmup, cfg.duration);
-        let _ = writeln!(md, "| Endpoint | req/s | responses by status (measured window) | p50 | p99 | max | warm-up non-2xx |");
+        let _ = writeln!(
+            md,
+            "#### 1. Enqueue vs health ({} keep-alive connections; {} rounds of {} s warm-up + {} s measured for each endpoint in turn; fresh database, no phone paired)\n",
+            cfg.connections, cfg.rounds, cfg.warmup, cfg.duration
+        );
+        let _ = writeln!(md, "| Round | `GET /v1/health` req/s | `POST /v1/messages` req/s | ratio |");
+        let _ = writeln!(md, "| ---: | ---: | ---: | ---: |");
+        for (i, ((h, e), r)) in health.rounds.iter().zip(&enq.rounds).zip(&ratios).enumerate() {
+            let _ = writeln!(md, "| {} | {} | {} | {:.1} % |", i + 1, thousands(*h), thousands(*e), r * 100.0);
+        }
+        let _ = writeln!(md, "\nAll rounds together:\n");
+        let _ = writeln!(
+            md,
+            "| Endpoint | req/s (mean of rounds) | responses by status (measured windows) | p50 | p99 | max | warm-up non-2xx |"
+        );
         let _ = writeln!(md, "| --- | ---: | --- | ---: | ---: | ---: | --- |");
         for (name, r) in [("`GET /v1/health`", &health), ("`POST /v1/messages`", &enq)] {
             let l = &r.tally.lat_us;
@@ -1301,11 +1384,20 @@ async fn message_phases(cfg: &Config, backend: &str, md: &mut String) -> R<Summa
                 ms(pct(l, 1.0))
             );
         }
-        let _ = writeln!(md, "\nEnqueue / health = **{:.1} %** (target ≥ 50 %: {}).\n", ratio * 100.0, verdict(ratio >= 0.5));
+        let _ = writeln!(
+            md,
+            "\nEnqueue / health = **{:.1} %**, the median of the rounds' ratios (target ≥ 50 %: {}).\n",
+            ratio * 100.0,
+            verdict(ratio >= 0.5)
+        );
         for (name, r) in [("health", &health), ("enqueue", &enq)] {
-            let _ = writeln!(md, "- {name}: {}; {}", cpu_line(&r.cpu), busy_note(&r.load));
+            let _ = writeln!(md, "- {name} (mean of the rounds): {}; {}", cpu_line(&r.cpu), busy_note(&r.load));
             if let Some(e) = &r.tally.sample_error {
-                let _ = writeln!(md, "  - first error seen: `{}`", e.replace('`', "'").chars().take(300).collect::<String>());
+                let _ = writeln!(
+                    md,
+                    "  - first error seen: `{}`",
+                    e.replace('`', "'").chars().take(300).collect::<String>()
+                );
             }
         }
         let problems = health.tally.problems() + enq.tally.problems();
@@ -1314,7 +1406,11 @@ async fn message_phases(cfg: &Config, backend: &str, md: &mut String) -> R<Summa
             "- non-2xx or connection errors in the measured windows: {problems}{}",
             if problems > 0 { " — **finding**" } else { "" }
         );
-        let _ = writeln!(md, "- server: {stopped}{}; log: {warn} WARN, {error} ERROR lines", crashed.map(|c| format!(", **exited during the run ({c})**")).unwrap_or_default());
+        let _ = writeln!(
+            md,
+            "- server: {stopped}{}; log: {warn} WARN, {error} ERROR lines",
+            crashed.map(|c| format!(", **exited during the run ({c})**")).unwrap_or_default()
+        );
         for s in samples {
             let _ = writeln!(md, "  - `{}`", s.replace('`', "'"));
         }
@@ -1335,9 +1431,18 @@ async fn message_phases(cfg: &Config, backend: &str, md: &mut String) -> R<Summa
     let e = e2e(cfg, &server, &key, &phones).await;
     let rate = e.done_secs.map(|d| e.accepted as f64 / d);
     say(format!("{backend}: e2e done in {:?} s", e.done_secs));
-    let _ = writeln!(md, "#### 2. API → `delivered` ({} messages offered by {} connections as fast as the API takes them; {} phones, pacing unlimited, `--latency-ms {}`)\n", e.offered, cfg.connections, cfg.devices, cfg.latency_ms);
+    let _ = writeln!(
+        md,
+        "#### 2. API → `delivered` ({} messages offered by {} connections as fast as the API takes them; {} phones, pacing unlimited, `--latency-ms {}`)\n",
+        e.offered, cfg.connections, cfg.devices, cfg.latency_ms
+    );
     let _ = writeln!(md, "| Figure | Value |\n| --- | --- |");
-    let _ = writeln!(md, "| accepted (202) | {} of {} offered |", thousands(e.accepted as f64), thousands(e.offered as f64));
+    let _ = writeln!(
+        md,
+        "| accepted (202) | {} of {} offered |",
+        thousands(e.accepted as f64),
+        thousands(e.offered as f64)
+    );
     let _ = writeln!(md, "| responses by status | {} |", e.tally.status_line());
     let _ = writeln!(
         md,
@@ -1356,14 +1461,34 @@ async fn message_phases(cfg: &Config, backend: &str, md: &mut String) -> R<Summa
     );
     match (e.done_secs, rate) {
         (Some(d), Some(r)) => {
-            let _ = writeln!(md, "| all final (queue counts, polled every 100 ms) at | {d:.2} s: delivered {}, failed/expired/canceled {} |", thousands(e.delivered as f64), e.finished_other);
-            let _ = writeln!(md, "| **end-to-end rate** | **{} msg/s** (target ≥ 5,000: {}) |", thousands(r), verdict(r >= 5000.0));
+            let _ = writeln!(
+                md,
+                "| all final (queue counts, polled every 100 ms) at | {d:.2} s: delivered {}, failed/expired/canceled {} |",
+                thousands(e.delivered as f64),
+                e.finished_other
+            );
+            let _ = writeln!(
+                md,
+                "| **end-to-end rate** | **{} msg/s** (target ≥ 5,000: {}) |",
+                thousands(r),
+                verdict(r >= 5000.0)
+            );
             sum.e2e_rate = Some((r, true));
         }
         _ => {
             let partial = e.delivered as f64 / cfg.e2e_timeout;
-            let _ = writeln!(md, "| all final | **not within {} s**: delivered {} |", cfg.e2e_timeout, thousands(e.delivered as f64));
-            let _ = writeln!(md, "| **end-to-end rate** | ≤ **{} msg/s** (delivered / timeout; target ≥ 5,000: {}) |", thousands(partial), verdict(false));
+            let _ = writeln!(
+                md,
+                "| all final | **not within {} s**: delivered {} |",
+                cfg.e2e_timeout,
+                thousands(e.delivered as f64)
+            );
+            let _ = writeln!(
+                md,
+                "| **end-to-end rate** | ≤ **{} msg/s** (delivered / timeout; target ≥ 5,000: {}) |",
+                thousands(partial),
+                verdict(false)
+            );
             sum.e2e_rate = Some((partial, false));
         }
     }
@@ -1391,7 +1516,12 @@ async fn message_phases(cfg: &Config, backend: &str, md: &mut String) -> R<Summa
     let mut fresh_for_3 = None;
     if e.done_secs.is_none() {
         say(format!("{backend}: phase 2 left a backlog; fresh database, server and phones for phase 3"));
-        let _ = writeln!(md, "- phase 2 did not finish, so phase 3 runs on a fresh database, server and phones (old ones: phones {}, server {})\n", phones.stop(), server.stop());
+        let _ = writeln!(
+            md,
+            "- phase 2 did not finish, so phase 3 runs on a fresh database, server and phones (old ones: phones {}, server {})\n",
+            phones.stop(),
+            server.stop()
+        );
         let dir3 = root.join("latency");
         let db3 = Database::new(cfg, backend, "lat", &dir3)?;
         let key3 = create_account(cfg, &db3, "bench-latency")?;
@@ -1407,14 +1537,25 @@ async fn message_phases(cfg: &Config, backend: &str, md: &mut String) -> R<Summa
     let f = fixed_rate(cfg, &server, &key, &phones).await;
     let p99 = pct(&f.dispatch_us, 0.99);
     sum.p99 = Some((p99, pct(&f.dispatch_us, 0.5)));
-    let _ = writeln!(md, "#### 3. Dispatch latency at a fixed offered load ({} msg/s for {} s, open loop)\n", cfg.rate, cfg.rate_secs);
+    let _ = writeln!(
+        md,
+        "#### 3. Dispatch latency at a fixed offered load ({} msg/s for {} s, open loop)\n",
+        cfg.rate, cfg.rate_secs
+    );
     let _ = writeln!(md, "| Figure | p50 | p90 | p99 | max |\n| --- | ---: | ---: | ---: | ---: |");
     for (name, v) in [
         ("**202 → phone printed it** (dispatch latency)", &f.dispatch_us),
         ("POST sent → phone printed it", &f.total_us),
         ("POST → 202 (enqueue latency)", &f.tally.lat_us),
     ] {
-        let _ = writeln!(md, "| {name} | {} | {} | {} | {} |", ms(pct(v, 0.5)), ms(pct(v, 0.9)), ms(pct(v, 0.99)), ms(pct(v, 1.0)));
+        let _ = writeln!(
+            md,
+            "| {name} | {} | {} | {} | {} |",
+            ms(pct(v, 0.5)),
+            ms(pct(v, 0.9)),
+            ms(pct(v, 0.99)),
+            ms(pct(v, 1.0))
+        );
     }
     let _ = writeln!(md, "\nDispatch p99 = **{}** (target < 20 ms: {}).\n", ms(p99), verdict(p99 < 20.0));
     let _ = writeln!(
@@ -1430,9 +1571,18 @@ async fn message_phases(cfg: &Config, backend: &str, md: &mut String) -> R<Summa
         if f.missing > 0 { " (a backlog: the rate is above what the path carries)" } else { "" },
         f.printed_before_202
     );
-    let _ = writeln!(md, "- backlog when the phase began (queued/dispatched/sent): {}/{}/{}", f.backlog_at_start.queued, f.backlog_at_start.dispatched, f.backlog_at_start.sent);
+    let _ = writeln!(
+        md,
+        "- backlog when the phase began (queued/dispatched/sent): {}/{}/{}",
+        f.backlog_at_start.queued, f.backlog_at_start.dispatched, f.backlog_at_start.sent
+    );
     if let Some((p50, p99)) = f.server_wait_ms {
-        let _ = writeln!(md, "- of which in the server, queued → handed to the phone's link (its `relay_dispatch_latency_seconds` histogram, bucket bounds): p50 ≤ {}, p99 ≤ {}", ms(p50), ms(p99));
+        let _ = writeln!(
+            md,
+            "- of which in the server, queued → handed to the phone's link (its `relay_dispatch_latency_seconds` histogram, bucket bounds): p50 ≤ {}, p99 ≤ {}",
+            ms(p50),
+            ms(p99)
+        );
     }
     let _ = writeln!(md, "- {}; {}", cpu_line(&f.cpu), busy_note(&f.load));
     if let Some(s) = &f.tally.sample_error {
@@ -1468,16 +1618,29 @@ async fn message_phases(cfg: &Config, backend: &str, md: &mut String) -> R<Summa
         thousands(last.delivered as f64),
         last.finished_other,
         last.queued + last.dispatched + last.sent,
-        if last.finished_other > 0 { " — **finding**: some ended failed/expired/canceled" } else if (last.delivered as u64) < expected { " (backlog still draining, none lost)" } else { "" },
+        if last.finished_other > 0 {
+            " — **finding**: some ended failed/expired/canceled"
+        } else if (last.delivered as u64) < expected {
+            " (backlog still draining, none lost)"
+        } else {
+            ""
+        },
         dupes,
         if dupes > 0 { " — **finding**" } else { "" },
         bad
     );
-    let _ = writeln!(md, "- phones: {phones_exited} exited during the run; stop: {phones_stop}; {pwarn} WARN/ERROR log lines");
+    let _ = writeln!(
+        md,
+        "- phones: {phones_exited} exited during the run; stop: {phones_stop}; {pwarn} WARN/ERROR log lines"
+    );
     for s in psamples {
         let _ = writeln!(md, "  - `{}`", s.replace('`', "'"));
     }
-    let _ = writeln!(md, "- server: {stopped}{}; log: {warn} WARN, {error} ERROR lines", crashed.map(|c| format!(", **exited during the run ({c})**")).unwrap_or_default());
+    let _ = writeln!(
+        md,
+        "- server: {stopped}{}; log: {warn} WARN, {error} ERROR lines",
+        crashed.map(|c| format!(", **exited during the run ({c})**")).unwrap_or_default()
+    );
     for s in samples {
         let _ = writeln!(md, "  - `{}`", s.replace('`', "'"));
     }
@@ -1547,7 +1710,8 @@ async fn otp_loop(cfg: &Config, server: &Server, key: &str, ids: Arc<Vec<String>
                 } else {
                     otp_send_body(n)
                 };
-                let sent = c.post(&url).header("content-type", "application/json").body(body).bearer_auth(&key).send().await;
+                let sent =
+                    c.post(&url).header("content-type", "application/json").body(body).bearer_auth(&key).send().await;
                 let outcome = match sent {
                     Ok(r) => {
                         let st = r.status().as_u16();
@@ -1572,9 +1736,11 @@ async fn otp_loop(cfg: &Config, server: &Server, key: &str, ids: Arc<Vec<String>
                     }
                 };
                 let good = matches!(&outcome, Ok((st, _)) if (200..300).contains(st));
-                if good && !verifying
+                if good
+                    && !verifying
                     && let Ok((_, b)) = &outcome
-                    && let Some(id) = serde_json::from_slice::<Value>(b).ok().and_then(|v| v["otp_id"].as_str().map(str::to_owned))
+                    && let Some(id) =
+                        serde_json::from_slice::<Value>(b).ok().and_then(|v| v["otp_id"].as_str().map(str::to_owned))
                 {
                     got.push(id);
                 }
@@ -1632,7 +1798,11 @@ async fn otp_phase(cfg: &Config, backend: &str, md: &mut String, sum: &mut Summa
     let crashed = server.exited();
     let (warn, error, samples) = server.log_summary();
     let stopped = server.stop();
-    let _ = writeln!(md, "#### 4. OTP send and verify ({} keep-alive connections, {} s warm-up + {} s measured each, fresh database, no phone paired)\n", cfg.connections, cfg.warmup, cfg.otp_secs);
+    let _ = writeln!(
+        md,
+        "#### 4. OTP send and verify ({} keep-alive connections, {} s warm-up + {} s measured each, fresh database, no phone paired)\n",
+        cfg.connections, cfg.warmup, cfg.otp_secs
+    );
     let _ = writeln!(md, "| Endpoint | req/s | responses by status (measured window) | p50 | p90 | p99 | max |");
     let _ = writeln!(md, "| --- | ---: | --- | ---: | ---: | ---: | ---: |");
     let mut rows = vec![("`POST /v1/otp/send` (a new number each)", &sends)];
@@ -1641,16 +1811,34 @@ async fn otp_phase(cfg: &Config, backend: &str, md: &mut String, sum: &mut Summa
     }
     for (name, r) in &rows {
         let l = &r.tally.lat_us;
-        let _ = writeln!(md, "| {name} | {} | {} | {} | {} | {} | {} |", thousands(r.rate), r.tally.status_line(), ms(pct(l, 0.5)), ms(pct(l, 0.9)), ms(pct(l, 0.99)), ms(pct(l, 1.0)));
+        let _ = writeln!(
+            md,
+            "| {name} | {} | {} | {} | {} | {} | {} |",
+            thousands(r.rate),
+            r.tally.status_line(),
+            ms(pct(l, 0.5)),
+            ms(pct(l, 0.9)),
+            ms(pct(l, 0.99)),
+            ms(pct(l, 1.0))
+        );
     }
-    let _ = writeln!(md, "\n- {} codes stored; each verification guesses seven digits against a six-digit code, so every 200 is a counted wrong attempt (`failed`, `wrong_code`).", thousands(sends.ids.len() as f64));
+    let _ = writeln!(
+        md,
+        "\n- {} codes stored; each verification guesses seven digits against a six-digit code, so every 200 is a counted wrong attempt (`failed`, `wrong_code`).",
+        thousands(sends.ids.len() as f64)
+    );
     for (name, r) in &rows {
         let _ = writeln!(md, "- {name}: {}; {}", cpu_line(&r.cpu), busy_note(&r.load));
         if let Some(e) = &r.tally.sample_error {
-            let _ = writeln!(md, "  - first error seen: `{}`", e.replace('`', "'").chars().take(300).collect::<String>());
+            let _ =
+                writeln!(md, "  - first error seen: `{}`", e.replace('`', "'").chars().take(300).collect::<String>());
         }
     }
-    let _ = writeln!(md, "- server: {stopped}{}; log: {warn} WARN, {error} ERROR lines", crashed.map(|c| format!(", **exited during the run ({c})**")).unwrap_or_default());
+    let _ = writeln!(
+        md,
+        "- server: {stopped}{}; log: {warn} WARN, {error} ERROR lines",
+        crashed.map(|c| format!(", **exited during the run ({c})**")).unwrap_or_default()
+    );
     for s in samples {
         let _ = writeln!(md, "  - `{}`", s.replace('`', "'"));
     }
@@ -1805,20 +1993,41 @@ async fn webhook_phase(cfg: &Config, backend: &str, md: &mut String, sum: &mut S
     let rate = got as f64 / drain.max(0.001);
     say(format!("{backend}: {got} of {expected} webhook events delivered in {drain:.2} s ({rate:.0}/s)"));
     // What the server recorded: the deliveries list says delivered for each.
-    let (_, page) = api(&c, "GET", &format!("{}/v1/webhooks/{id}/deliveries?limit=100&status=pending", server.url), &key, None).await?;
+    let (_, page) =
+        api(&c, "GET", &format!("{}/v1/webhooks/{id}/deliveries?limit=100&status=pending", server.url), &key, None)
+            .await?;
     let pending_after = page["deliveries"].as_array().map(Vec::len).unwrap_or(0);
     let crashed = server.exited();
     let (warn, error, samples) = server.log_summary();
     let stopped = server.stop();
-    let _ = writeln!(md, "#### 5. Webhook deliveries ({} test events for one endpoint, queued through {} connections while the loopback receiver held every request; then released)\n", thousands(cfg.webhook_events as f64), cfg.connections);
+    let _ = writeln!(
+        md,
+        "#### 5. Webhook deliveries ({} test events for one endpoint, queued through {} connections while the loopback receiver held every request; then released)\n",
+        thousands(cfg.webhook_events as f64),
+        cfg.connections
+    );
     let _ = writeln!(md, "| Figure | Value |\n| --- | --- |");
-    let _ = writeln!(md, "| events queued (202) | {} of {} in {queued_secs:.2} s |", thousands(expected as f64), thousands(cfg.webhook_events as f64));
+    let _ = writeln!(
+        md,
+        "| events queued (202) | {} of {} in {queued_secs:.2} s |",
+        thousands(expected as f64),
+        thousands(cfg.webhook_events as f64)
+    );
     let _ = writeln!(md, "| distinct events received | {} in {drain:.2} s after release |", thousands(got as f64));
     let _ = writeln!(md, "| requests received (repeats included) | {} |", thousands(requests as f64));
-    let _ = writeln!(md, "| **delivery rate** | **{} deliveries/s** (target ≥ 5,000/s: {}) |", thousands(rate), verdict(complete && rate >= 5000.0));
+    let _ = writeln!(
+        md,
+        "| **delivery rate** | **{} deliveries/s** (target ≥ 5,000/s: {}) |",
+        thousands(rate),
+        verdict(complete && rate >= 5000.0)
+    );
     let _ = writeln!(md, "| still pending right after (first page) | {pending_after} |\n");
     let _ = writeln!(md, "- {}; {}", cpu_line(&cpu_use(&a, &b)), busy_note(&load));
-    let _ = writeln!(md, "- server: {stopped}{}; log: {warn} WARN, {error} ERROR lines", crashed.map(|c| format!(", **exited during the run ({c})**")).unwrap_or_default());
+    let _ = writeln!(
+        md,
+        "- server: {stopped}{}; log: {warn} WARN, {error} ERROR lines",
+        crashed.map(|c| format!(", **exited during the run ({c})**")).unwrap_or_default()
+    );
     for s in samples {
         let _ = writeln!(md, "  - `{}`", s.replace('`', "'"));
     }
@@ -1854,7 +2063,11 @@ async fn main() {
             Ok(s) => sums.push(s),
             Err(e) => {
                 say(format!("{backend} failed: {e}"));
-                let _ = writeln!(md, "\n**The run on {backend} failed:** `{}`\n", e.replace('`', "'").chars().take(1500).collect::<String>());
+                let _ = writeln!(
+                    md,
+                    "\n**The run on {backend} failed:** `{}`\n",
+                    e.replace('`', "'").chars().take(1500).collect::<String>()
+                );
             }
         }
         details.push_str(&md);
@@ -1864,33 +2077,93 @@ async fn main() {
     for s in &sums {
         let b = if s.backend == "sqlite" { "SQLite" } else { "PostgreSQL" };
         if let Some((r, enq, health)) = s.ratio {
-            let _ = writeln!(out, "| {b} | enqueue rate / health rate | {:.1} % ({} / {} req/s) | ≥ 50 % | {} |", r * 100.0, thousands(enq), thousands(health), verdict(r >= 0.5));
+            let _ = writeln!(
+                out,
+                "| {b} | enqueue rate / health rate | {:.1} % (median of {} rounds; means {} / {} req/s) | ≥ 50 % | {} |",
+                r * 100.0,
+                cfg.rounds,
+                thousands(enq),
+                thousands(health),
+                verdict(r >= 0.5)
+            );
         }
         if let Some((r, complete)) = s.e2e_rate {
-            let m = if complete { format!("{} msg/s", thousands(r)) } else { format!("≤ {} msg/s (did not finish)", thousands(r)) };
-            let _ = writeln!(out, "| {b} | API → delivered, {} phones | {m} | ≥ 5,000 msg/s | {} |", cfg.devices, verdict(complete && r >= 5000.0));
+            let m = if complete {
+                format!("{} msg/s", thousands(r))
+            } else {
+                format!("≤ {} msg/s (did not finish)", thousands(r))
+            };
+            let _ = writeln!(
+                out,
+                "| {b} | API → delivered, {} phones | {m} | ≥ 5,000 msg/s | {} |",
+                cfg.devices,
+                verdict(complete && r >= 5000.0)
+            );
         }
         if let Some((p99, p50)) = s.p99 {
-            let _ = writeln!(out, "| {b} | dispatch latency at {:.0} msg/s | p50 {}, p99 {} | p99 < 20 ms | {} |", cfg.rate, ms(p50), ms(p99), verdict(p99 < 20.0));
+            let _ = writeln!(
+                out,
+                "| {b} | dispatch latency at {:.0} msg/s | p50 {}, p99 {} | p99 < 20 ms | {} |",
+                cfg.rate,
+                ms(p50),
+                ms(p99),
+                verdict(p99 < 20.0)
+            );
         }
         if let Some((sends, send_p99, verifies, verify_p50, verify_p99)) = s.otp {
-            let _ = writeln!(out, "| {b} | OTP sends ({} connections) | {} sends/s, p99 {} | recorded | — |", cfg.connections, thousands(sends), ms(send_p99));
-            let _ = writeln!(out, "| {b} | OTP verify latency | {} verifications/s; p50 {}, p99 {} | recorded | — |", thousands(verifies), ms(verify_p50), ms(verify_p99));
+            let _ = writeln!(
+                out,
+                "| {b} | OTP sends ({} connections) | {} sends/s, p99 {} | recorded | — |",
+                cfg.connections,
+                thousands(sends),
+                ms(send_p99)
+            );
+            let _ = writeln!(
+                out,
+                "| {b} | OTP verify latency | {} verifications/s; p50 {}, p99 {} | recorded | — |",
+                thousands(verifies),
+                ms(verify_p50),
+                ms(verify_p99)
+            );
         }
         if let Some((rate, complete)) = s.webhooks {
-            let m = if complete { format!("{} deliveries/s", thousands(rate)) } else { format!("≤ {} deliveries/s (did not finish)", thousands(rate)) };
-            let _ = writeln!(out, "| {b} | webhook deliveries to a loopback receiver | {m} | ≥ 5,000/s | {} |", verdict(complete && rate >= 5000.0));
+            let m = if complete {
+                format!("{} deliveries/s", thousands(rate))
+            } else {
+                format!("≤ {} deliveries/s (did not finish)", thousands(rate))
+            };
+            let _ = writeln!(
+                out,
+                "| {b} | webhook deliveries to a loopback receiver | {m} | ≥ 5,000/s | {} |",
+                verdict(complete && rate >= 5000.0)
+            );
         }
         if let Some((n, accept_ms, search_p99)) = s.bulk {
-            let _ = writeln!(out, "| {b} | bulk of {} recipients, time to 202 | {} | < 1.5 s | {} |", thousands(n as f64), ms(accept_ms), verdict(accept_ms < 1500.0));
-            let _ = writeln!(out, "| {b} | search over {} recipients, worst query p99 | {} | milliseconds | {} |", thousands(n as f64), ms(search_p99), verdict(search_p99 < 50.0));
+            let _ = writeln!(
+                out,
+                "| {b} | bulk of {} recipients, time to 202 | {} | < 1.5 s | {} |",
+                thousands(n as f64),
+                ms(accept_ms),
+                verdict(accept_ms < 1500.0)
+            );
+            let _ = writeln!(
+                out,
+                "| {b} | search over {} recipients, worst query p99 | {} | milliseconds | {} |",
+                thousands(n as f64),
+                ms(search_p99),
+                verdict(search_p99 < 50.0)
+            );
         }
     }
     let _ = writeln!(
         out,
         "\nLoad average at the start of the harness: {load_start}; at the end: {}{}. Harness wall time: {:.0} s.\n",
         loadavg(),
-        if load1() > 3.0 { " — **the machine was busy with other work; figures are lower than on an idle machine**" } else { "" },
+        if load1() > 3.0 {
+            " — **the machine was busy with other work; figures are lower than on an idle machine**"
+        } else {
+            ""
+        },
         started.elapsed().as_secs_f64()
     );
     out.push_str(&details);
@@ -1909,8 +2182,24 @@ fn bench_number(i: usize) -> String {
     format!("+92300{:07}", 1_000_000 + i)
 }
 
-const FIRST: &[&str] = &["Ali", "José", "Ayesha", "Bilal", "Fatima", "Hamza", "Zoë", "محمد", "علی", "عائشہ", "فاطمہ", "Natalia", "Omar", "Sana"];
-const LAST: &[&str] = &["Khan", "Álvarez", "Shah", "Malik", "Qureshi", "رضا", "خان", "Butt", "Chaudhry", "Iqbal", "Siddiqui"];
+const FIRST: &[&str] = &[
+    "Ali",
+    "José",
+    "Ayesha",
+    "Bilal",
+    "Fatima",
+    "Hamza",
+    "Zoë",
+    "محمد",
+    "علی",
+    "عائشہ",
+    "فاطمہ",
+    "Natalia",
+    "Omar",
+    "Sana",
+];
+const LAST: &[&str] =
+    &["Khan", "Álvarez", "Shah", "Malik", "Qureshi", "رضا", "خان", "Butt", "Chaudhry", "Iqbal", "Siddiqui"];
 
 fn bench_name(i: usize) -> String {
     format!("{} {} {}", FIRST[i % FIRST.len()], LAST[(i / FIRST.len()) % LAST.len()], i)
@@ -1925,14 +2214,17 @@ async fn bulk_phase(cfg: &Config, backend: &str, md: &mut String, sum: &mut Summ
     let db = Database::new(cfg, backend, "bulk", &dir)?;
     let key = create_account(cfg, &db, "bench-bulk")?;
     let mut server = Server::start(cfg, &db, &dir)?;
-    let c = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(120)).build().map_err(|e| e.to_string())?;
-    let (st, v) = api(&c, "PATCH", &format!("{}/v1/account", server.url), &key, Some(json!({"default_region": "PK"}))).await?;
+    let c =
+        reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(120)).build().map_err(|e| e.to_string())?;
+    let (st, v) =
+        api(&c, "PATCH", &format!("{}/v1/account", server.url), &key, Some(json!({"default_region": "PK"}))).await?;
     if st != 200 {
         return Err(format!("PATCH /v1/account: {st} {v}"));
     }
     let recipients: Vec<Value> =
         (0..n).map(|i| json!({"to": bench_number(i), "name": bench_name(i), "vars": {"order": i}})).collect();
-    let body = json!({"message": "Hi {{name}}, your order {{order}} has shipped.", "recipients": recipients}).to_string();
+    let body =
+        json!({"message": "Hi {{name}}, your order {{order}} has shipped.", "recipients": recipients}).to_string();
     let mut accepts = Vec::new();
     for round in 0..3 {
         let started = Instant::now();
@@ -1957,7 +2249,14 @@ async fn bulk_phase(cfg: &Config, backend: &str, md: &mut String, sum: &mut Summ
     // The directory: one CSV import, then searches.
     let mut csv = String::from("name,phone,tags,locale\n");
     for i in 0..n {
-        let _ = writeln!(csv, "{},{},{},{}", bench_name(i), bench_number(i), if i % 10 == 0 { "vip" } else { "" }, if i % 3 == 0 { "ur" } else { "en" });
+        let _ = writeln!(
+            csv,
+            "{},{},{},{}",
+            bench_name(i),
+            bench_number(i),
+            if i % 10 == 0 { "vip" } else { "" },
+            if i % 3 == 0 { "ur" } else { "en" }
+        );
     }
     let csv_bytes = csv.len();
     let started = Instant::now();
@@ -1989,9 +2288,25 @@ async fn bulk_phase(cfg: &Config, backend: &str, md: &mut String, sum: &mut Summ
         ("no match `zzzz`".into(), "zzzz".into()),
     ];
     let _ = writeln!(md, "#### 5. Bulk send and recipient search (fresh database, no phone paired)\n");
-    let _ = writeln!(md, "- `POST /v1/messages/bulk`, {} recipients with a name and a variable each ({:.1} MB of JSON), time to 202: {} (three runs).", thousands(n as f64), body.len() as f64 / 1e6, accepts.iter().map(|a| ms(*a)).collect::<Vec<_>>().join(", "));
-    let _ = writeln!(md, "- `POST /v1/recipients/import`, {} rows ({:.1} MB CSV): {}.\n", thousands(n as f64), csv_bytes as f64 / 1e6, ms(import_ms));
-    let _ = writeln!(md, "| `GET /v1/recipients?q=` over {} recipients, 50 times each | results | p50 | p99 | max |", thousands(n as f64));
+    let _ = writeln!(
+        md,
+        "- `POST /v1/messages/bulk`, {} recipients with a name and a variable each ({:.1} MB of JSON), time to 202: {} (three runs).",
+        thousands(n as f64),
+        body.len() as f64 / 1e6,
+        accepts.iter().map(|a| ms(*a)).collect::<Vec<_>>().join(", ")
+    );
+    let _ = writeln!(
+        md,
+        "- `POST /v1/recipients/import`, {} rows ({:.1} MB CSV): {}.\n",
+        thousands(n as f64),
+        csv_bytes as f64 / 1e6,
+        ms(import_ms)
+    );
+    let _ = writeln!(
+        md,
+        "| `GET /v1/recipients?q=` over {} recipients, 50 times each | results | p50 | p99 | max |",
+        thousands(n as f64)
+    );
     let _ = writeln!(md, "| --- | ---: | ---: | ---: | ---: |");
     let mut worst = 0.0f64;
     for (label, q) in &queries {
@@ -2012,12 +2327,23 @@ async fn bulk_phase(cfg: &Config, backend: &str, md: &mut String, sum: &mut Summ
         }
         lat.sort_unstable();
         worst = worst.max(pct(&lat, 0.99));
-        let _ = writeln!(md, "| {label} | {found} | {} | {} | {} |", ms(pct(&lat, 0.5)), ms(pct(&lat, 0.99)), ms(pct(&lat, 1.0)));
+        let _ = writeln!(
+            md,
+            "| {label} | {found} | {} | {} | {} |",
+            ms(pct(&lat, 0.5)),
+            ms(pct(&lat, 0.99)),
+            ms(pct(&lat, 1.0))
+        );
     }
     let crashed = server.exited();
     let (warn, error, samples) = server.log_summary();
     let stopped = server.stop();
-    let _ = writeln!(md, "\n- server: {stopped}{}; log: {warn} WARN, {error} ERROR lines; {}", crashed.map(|c| format!(", **exited during the run ({c})**")).unwrap_or_default(), loadavg());
+    let _ = writeln!(
+        md,
+        "\n- server: {stopped}{}; log: {warn} WARN, {error} ERROR lines; {}",
+        crashed.map(|c| format!(", **exited during the run ({c})**")).unwrap_or_default(),
+        loadavg()
+    );
     for s in samples {
         let _ = writeln!(md, "  - `{}`", s.replace('`', "'"));
     }
@@ -2030,6 +2356,12 @@ async fn bulk_phase(cfg: &Config, backend: &str, md: &mut String, sum: &mut Summ
 
 fn encode_query(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }

@@ -266,8 +266,8 @@ impl Store {
     /// fsync (WAL order still holds, and the next durable commit carries it to disk). Used for
     /// status reports and outbox bookkeeping, which recovery re-creates: a handed-over message
     /// whose outcome was lost is asked of the transport again, and the server ignores repeats.
-    /// Confirms too: one undone is settled by the next `hello`. Accepting and handing over
-    /// stay fully synchronous: they are the never-lost and never-twice rules.
+    /// Accepting, confirming and handing over stay fully synchronous: they are the
+    /// never-lost and never-twice rules.
     fn relaxed(&self) -> Result<Relaxed<'_>, StoreError> {
         let conn = self.conn()?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -388,12 +388,9 @@ impl Store {
         outcomes.pop().ok_or(StoreError::Poisoned)
     }
 
-    /// A burst of `confirm`s in one transaction. Relaxed: a confirm a power cut undoes leaves
-    /// the message `stored`, so the next `hello` lists it as unconfirmed and the server
-    /// confirms it again — the same path as a confirm lost in transit. The hand-over that
-    /// follows is a durable commit and carries the confirm to disk with it.
+    /// A burst of `confirm`s in one durable transaction.
     pub fn confirm_all(&self, request_ids: &[&str], now_ms: i64) -> Result<Vec<ConfirmOutcome>, StoreError> {
-        let mut conn = self.relaxed()?;
+        let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut outcomes = Vec::with_capacity(request_ids.len());
         {

@@ -238,10 +238,18 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             println!("{}", openapi_json());
             Ok(())
         }
-        Some(Command::Account(cmd)) => account(cmd, &Db::open(&url)?, json),
-        Some(Command::Key(cmd)) => key(cmd, &Db::open(&url)?, json),
-        Some(Command::Pair(args)) => pair(args, &cli.data_dir, &Db::open(&url)?, json),
+        Some(Command::Account(cmd)) => with_db(&url, |db| account(cmd, db, json)),
+        Some(Command::Key(cmd)) => with_db(&url, |db| key(cmd, db, json)),
+        Some(Command::Pair(args)) => with_db(&url, |db| pair(args, &cli.data_dir, db, json)),
     }
+}
+
+/// Runs a one-shot command, then closes the database before the process exits.
+fn with_db(url: &str, command: impl FnOnce(&Db) -> Result<(), CliError>) -> Result<(), CliError> {
+    let db = Db::open(url)?;
+    let result = command(&db);
+    db.close();
+    result
 }
 
 /// The OpenAPI document as committed in `docs/openapi.json`.

@@ -176,7 +176,7 @@ pub struct Db {
     backend: Backend,
     writer: Writer,
     /// PostgreSQL only: writers of their own for new messages and phone sessions.
-    intake: std::sync::Arc<[Writer]>,
+    intake: std::sync::Arc<Vec<Writer>>,
     next_intake: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// Opens a connection in place of a dead pooled one (see [`heal`]).
     manager: Manager,
@@ -238,13 +238,23 @@ impl Db {
             pool,
             backend,
             writer,
-            intake: intake.into(),
+            intake: std::sync::Arc::new(intake),
             next_intake: Default::default(),
             manager,
             outage,
             url: url.into(),
             _checkpoints: checkpoints,
         })
+    }
+
+    /// Closes the writers and waits for their threads when this is the last handle (see
+    /// [`Writer::close`]); with other handles alive it only lets go of this one.
+    pub fn close(self) {
+        let Db { writer, intake, .. } = self;
+        writer.close();
+        if let Ok(intake) = std::sync::Arc::try_unwrap(intake) {
+            intake.into_iter().for_each(Writer::close);
+        }
     }
 
     /// The database's URL (for connections of their own, such as the PostgreSQL listener).

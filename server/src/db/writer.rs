@@ -31,6 +31,8 @@ pub struct Writer {
     // submitted, and every submitter is already bounded (a request waits for its one write;
     // a phone has at most its window of messages in flight).
     tx: mpsc::UnboundedSender<Job>,
+    /// Joined by [`Writer::close`] on the last handle.
+    thread: Arc<std::sync::Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
 impl std::fmt::Debug for Writer {
@@ -46,11 +48,27 @@ impl Writer {
     pub(super) fn start(manager: Manager, name: &str, outage: Arc<Outage>) -> Result<Self, StoreError> {
         let conn = open(&manager)?;
         let (tx, rx) = mpsc::unbounded_channel();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name(name.into())
             .spawn(move || run(manager, conn, rx, &outage))
             .map_err(|e| StoreError::Unavailable(format!("cannot start the database writer: {e}")))?;
-        Ok(Writer { tx })
+        Ok(Writer { tx, thread: Arc::new(std::sync::Mutex::new(Some(thread))) })
+    }
+
+    /// Ends the writer and, if this was its last handle, waits until its thread has finished
+    /// its last batch and closed its connection. A command about to exit calls this: a
+    /// writer still closing a PostgreSQL connection while the process exits races the TLS
+    /// library's exit-time cleanup, which killed the process without a word after its work
+    /// was done. With other handles alive it only lets go of this one.
+    pub fn close(self) {
+        let Writer { tx, thread } = self;
+        drop(tx);
+        let Ok(thread) = Arc::try_unwrap(thread) else { return };
+        if let Some(handle) = thread.into_inner().ok().flatten()
+            && handle.join().is_err()
+        {
+            tracing::warn!("the database writer ended with a panic");
+        }
     }
 
     /// Queues `f` for the next group transaction at once; the future answers after that
@@ -159,5 +177,39 @@ fn reconnect(manager: &Manager, rx: &mut mpsc::UnboundedReceiver<Job>) -> DbConn
                 delay = (delay * 2).min(Duration::from_secs(2));
             }
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use crate::db::Backend;
+
+    /// Threads of this process with the given name (Linux keeps 15 characters of it).
+    fn threads_named(name: &str) -> usize {
+        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0 };
+        tasks
+            .flatten()
+            .filter(|task| std::fs::read_to_string(task.path().join("comm")).is_ok_and(|c| c.trim_end() == name))
+            .count()
+    }
+
+    #[test]
+    fn closing_the_last_handle_returns_after_the_writer_thread_ended() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().join("relay.db").to_string_lossy().into_owned();
+        let manager = Manager { url, backend: Backend::Sqlite };
+        let writer = Writer::start(manager, "wr-close-test", Arc::new(Outage::default())).unwrap();
+        let other = writer.clone();
+        // The new thread names itself once it runs.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while threads_named("wr-close-test") == 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(threads_named("wr-close-test"), 1);
+        other.close(); // another handle still sends: the thread carries on
+        assert_eq!(threads_named("wr-close-test"), 1);
+        writer.close();
+        assert_eq!(threads_named("wr-close-test"), 0, "the thread was joined before close returned");
     }
 }

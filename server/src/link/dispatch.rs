@@ -59,20 +59,35 @@ async fn round(hub: &Hub, db: &Db) -> Result<usize, StoreError> {
         db.write(move |conn| queries::claim_round(conn, me.as_str(), &wanted).map_err(StoreError::from)).await?;
     let mut handed = 0;
     for (c, messages) in candidates.iter().zip(claimed) {
+        let mut stranded = Vec::new();
         for m in messages {
             let parts = u32::try_from(m.segments).unwrap_or(1);
-            if hub.send(&c.device_id, ServerFrame::Send(send_frame(&m))) {
-                hub.handed(&c.device_id, parts);
+            if hub.hand(&c.device_id, c.conn_id, ServerFrame::Send(send_frame(&m)), parts) {
                 let waited = (crate::time::now() - m.queued_at).num_microseconds().unwrap_or(i64::MAX);
                 METRICS.dispatched(waited as f64 / 1e6);
                 handed += 1;
             } else {
-                // The connection went away between claim and send: its cleanup re-queues.
-                tracing::debug!(device_id = %c.device_id, request_id = %m.id, "device left during dispatch");
+                tracing::debug!(device_id = %c.device_id, request_id = %m.id, "connection replaced during dispatch");
+                stranded.push(m.id);
             }
+        }
+        if !stranded.is_empty() {
+            requeue_stranded(hub, db, &c.device_id, stranded).await?;
         }
     }
     Ok(handed)
+}
+
+/// Claimed for a connection that closed or was replaced before the frames went out: back to
+/// the queue (unless a phone acknowledged one meanwhile, which the update checks).
+async fn requeue_stranded(hub: &Hub, db: &Db, device_id: &str, ids: Vec<String>) -> Result<(), StoreError> {
+    let device = device_id.to_owned();
+    db.write(move |conn| {
+        queries::requeue_claimed(conn, &device, &ids, "connection replaced during dispatch").map_err(StoreError::from)
+    })
+    .await?;
+    hub.wake_local();
+    Ok(())
 }
 
 fn send_frame(m: &Message) -> SendMessage {

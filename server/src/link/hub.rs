@@ -33,6 +33,8 @@ struct Link {
 #[derive(Debug, Clone)]
 pub struct Candidate {
     pub device_id: String,
+    /// The connection the room was counted on.
+    pub conn_id: u64,
     pub account_id: String,
     /// How many messages (at most) to claim for it now.
     pub room: u32,
@@ -131,14 +133,22 @@ impl Hub {
         self.lock().get(device_id).is_some_and(|l| l.tx.send(Box::new(frame)).is_ok())
     }
 
-    /// Records that the dispatcher handed `parts` over in one message.
-    pub fn handed(&self, device_id: &str, parts: u32) {
-        if let Some(l) = self.lock().get_mut(device_id) {
-            let now = Instant::now();
-            l.in_flight += 1;
-            l.pacer.spend(now, parts);
-            l.last_handed = Some(now);
+    /// Sends a claimed message to the connection it was claimed for, and counts it in flight
+    /// there. False when that connection closed or was replaced meanwhile: a newer one
+    /// re-queued what it found unacknowledged when it registered, but not a claim that
+    /// committed after that, and counting this message against the newer connection would
+    /// hold its room forever. The caller re-queues it.
+    pub fn hand(&self, device_id: &str, conn_id: u64, frame: ServerFrame, parts: u32) -> bool {
+        let mut links = self.lock();
+        let Some(l) = links.get_mut(device_id).filter(|l| l.conn_id == conn_id) else { return false };
+        if l.tx.send(Box::new(frame)).is_err() {
+            return false;
         }
+        let now = Instant::now();
+        l.in_flight += 1;
+        l.pacer.spend(now, parts);
+        l.last_handed = Some(now);
+        true
     }
 
     /// A message left the phone's hands (reported, revoked or re-queued): room for another.
@@ -175,6 +185,7 @@ impl Hub {
                 let room = l.window.saturating_sub(l.in_flight).min(l.pacer.budget(now));
                 (room > 0).then(|| Candidate {
                     device_id: id.clone(),
+                    conn_id: l.conn_id,
                     account_id: l.account_id.clone(),
                     room,
                     in_flight: l.in_flight,

@@ -285,8 +285,12 @@ fn report_statuses(
         // device's degradation are never recorded apart. A success resets the streak, so
         // consecutive successes need one reset.
         let (mut degraded, mut reset) = (false, false);
-        for a in &applied {
+        for (a, report) in applied.iter().zip(&list) {
+            // A phone that restarted mid-send cannot tell whether the message left: that says
+            // nothing about its radio, so it neither counts toward the streak nor resets it.
+            let unknown = report.failure.is_some_and(|(code, _)| code == relay_protocol::failure::OUTCOME_UNKNOWN);
             match a {
+                Applied::Changed { to: Status::Failed, .. } if unknown => {}
                 Applied::Changed { to: Status::Failed, .. } => {
                     degraded |= devices::record_outcome(conn, &device_id, true, threshold)?;
                     reset = false;

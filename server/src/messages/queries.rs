@@ -415,12 +415,27 @@ fn apply_failure(
 
 /// Puts back in the queue what the device was handed but never acknowledged.
 pub fn requeue_unacknowledged(conn: &mut DbConnection, device_id: &str, reason: &str) -> QueryResult<usize> {
+    requeue(conn, device_id, None, reason)
+}
+
+/// [`requeue_unacknowledged`] for the given messages only: a claim whose connection was
+/// replaced or closed before its `send` frames could go out.
+pub fn requeue_claimed(conn: &mut DbConnection, device_id: &str, ids: &[String], reason: &str) -> QueryResult<usize> {
+    requeue(conn, device_id, Some(ids), reason)
+}
+
+fn requeue(conn: &mut DbConnection, device_id: &str, only: Option<&[String]>, reason: &str) -> QueryResult<usize> {
     write_transaction(conn, |conn| {
         let now = time::now();
+        use diesel::IntoSql;
+        use diesel::sql_types::Bool;
+        let every = only.is_none().into_sql::<Bool>();
+        let listed = messages::id.eq_any(only.unwrap_or_default());
         let ids: Vec<String> = diesel::update(messages::table)
             .filter(messages::device_id.eq(device_id))
             .filter(messages::status.eq(Status::Dispatched.as_str()))
             .filter(messages::acked_at.is_null())
+            .filter(every.or(listed))
             .set((
                 messages::status.eq(Status::Queued.as_str()),
                 messages::device_id.eq(None::<String>),

@@ -5,7 +5,7 @@
 use std::net::TcpStream;
 use std::time::Duration;
 
-use relay_protocol::frames::{DeliveryStatus, DeviceFrame, Hello, ServerFrame, StatusReport};
+use relay_protocol::frames::{DeliveryStatus, DeviceFrame, Failure, Hello, ServerFrame, StatusReport};
 use serde_json::{Value, json};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::stream::MaybeTlsStream;
@@ -14,7 +14,10 @@ use tungstenite::{Message, WebSocket};
 use crate::both_backends;
 use crate::common::{Backend, TestDb, TestServer, create_account};
 
-both_backends!(a_burst_of_repeated_frames_changes_each_message_once_and_answers_every_frame);
+both_backends!(
+    a_burst_of_repeated_frames_changes_each_message_once_and_answers_every_frame,
+    unknown_outcomes_after_a_restart_do_not_degrade_the_phone,
+);
 
 struct RawPhone {
     ws: WebSocket<MaybeTlsStream<TcpStream>>,
@@ -139,4 +142,54 @@ fn a_burst_of_repeated_frames_changes_each_message_once_and_answers_every_frame(
     }
     let queue: Value = server.get("/v1/queue", Some(&a.key)).json();
     assert_eq!(queue["counts"]["delivered"], 3, "{queue}");
+}
+
+/// A phone that restarted mid-send reports `outcome_unknown` for what it cannot vouch for; a
+/// crash says nothing about its radio, so six of them in a row leave it usable.
+fn unknown_outcomes_after_a_restart_do_not_degrade_the_phone(backend: Backend) {
+    let db = TestDb::new(backend);
+    let a = create_account(&db, "unknown@example.com", "unlimited");
+    let server = TestServer::start(&db);
+    let mut phone = RawPhone::connect(&server, &a.key);
+    let ids: Vec<String> = (0..6)
+        .map(|i| {
+            let body = json!({"to": format!("+9230012345{i:02}"), "message": format!("Unknown {i}")});
+            let reply = server.send("POST", "/v1/messages", Some(&a.key), Some(&body.to_string()));
+            assert_eq!(reply.status, 202, "{}", reply.text);
+            reply.json()["request_id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let mut handed = 0;
+    while handed < ids.len() {
+        if let ServerFrame::Send(_) = phone.recv() {
+            handed += 1;
+        }
+    }
+    let accepted: Vec<DeviceFrame> = ids.iter().map(|id| DeviceFrame::Accepted { request_id: id.clone() }).collect();
+    phone.send_burst(&accepted);
+    phone.recv_n(accepted.len());
+    let unknown = relay_protocol::failure::OUTCOME_UNKNOWN;
+    let reports: Vec<DeviceFrame> = ids
+        .iter()
+        .map(|id| {
+            DeviceFrame::Status(StatusReport {
+                request_id: id.clone(),
+                status: DeliveryStatus::Failed,
+                at: "2026-11-27T12:00:00Z".into(),
+                failure: Some(Failure { code: unknown.into(), reason: relay_protocol::failure::reason(unknown) }),
+            })
+        })
+        .collect();
+    phone.send_burst(&reports);
+    phone.recv_n(reports.len());
+
+    for id in &ids {
+        let m = server.get(&format!("/v1/messages/{id}"), Some(&a.key)).json();
+        assert_eq!((m["status"].as_str(), m["failure"]["code"].as_str()), (Some("failed"), Some(unknown)), "{m}");
+    }
+    let devices = server.get("/v1/devices", Some(&a.key)).json();
+    let d = &devices["devices"][0];
+    assert_eq!(d["state"], "online", "{d}");
+    assert_eq!(d["consecutive_failures"], 0, "{d}");
+    assert_eq!(server.get("/v1/queue", Some(&a.key)).json()["state"], "running");
 }

@@ -32,7 +32,7 @@ pub struct Writer {
     // a phone has at most its window of messages in flight).
     tx: mpsc::UnboundedSender<Job>,
     /// Joined by [`Writer::close`] on the last handle.
-    thread: Arc<std::sync::Mutex<Option<std::thread::JoinHandle<()>>>>,
+    thread: Arc<std::thread::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Writer {
@@ -52,7 +52,7 @@ impl Writer {
             .name(name.into())
             .spawn(move || run(manager, conn, rx, &outage))
             .map_err(|e| StoreError::Unavailable(format!("cannot start the database writer: {e}")))?;
-        Ok(Writer { tx, thread: Arc::new(std::sync::Mutex::new(Some(thread))) })
+        Ok(Writer { tx, thread: Arc::new(thread) })
     }
 
     /// Ends the writer and, if this was its last handle, waits until its thread has finished
@@ -63,9 +63,8 @@ impl Writer {
     pub fn close(self) {
         let Writer { tx, thread } = self;
         drop(tx);
-        let Ok(thread) = Arc::try_unwrap(thread) else { return };
-        if let Some(handle) = thread.into_inner().ok().flatten()
-            && handle.join().is_err()
+        if let Ok(thread) = Arc::try_unwrap(thread)
+            && thread.join().is_err()
         {
             tracing::warn!("the database writer ended with a panic");
         }

@@ -70,10 +70,33 @@ impl RawPhone {
         }
     }
 
+    /// The request ids of the next `n` `send` frames, skipping any other frame.
+    fn recv_sends(&mut self, n: usize) -> Vec<String> {
+        let mut ids = Vec::with_capacity(n);
+        while ids.len() < n {
+            if let ServerFrame::Send(s) = self.recv() {
+                ids.push(s.request_id);
+            }
+        }
+        ids
+    }
+
     /// The next `n` frames.
     fn recv_n(&mut self, n: usize) -> Vec<ServerFrame> {
         (0..n).map(|_| self.recv()).collect()
     }
+}
+
+/// Queues `n` messages through the API; their request ids.
+fn queue(server: &TestServer, key: &str, n: usize, label: &str) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let body = json!({"to": format!("+9230012345{i:02}"), "message": format!("{label} {i}")});
+            let reply = server.send("POST", "/v1/messages", Some(key), Some(&body.to_string()));
+            assert_eq!(reply.status, 202, "{}", reply.text);
+            reply.json()["request_id"].as_str().unwrap().to_owned()
+        })
+        .collect()
 }
 
 fn status(request_id: &str, status: DeliveryStatus) -> DeviceFrame {
@@ -91,20 +114,8 @@ fn a_burst_of_repeated_frames_changes_each_message_once_and_answers_every_frame(
     let server = TestServer::start(&db);
     let mut phone = RawPhone::connect(&server, &a.key);
 
-    let ids: Vec<String> = (0..3)
-        .map(|i| {
-            let body = json!({"to": format!("+9230012345{i:02}"), "message": format!("Burst {i}")});
-            let reply = server.send("POST", "/v1/messages", Some(&a.key), Some(&body.to_string()));
-            assert_eq!(reply.status, 202, "{}", reply.text);
-            reply.json()["request_id"].as_str().unwrap().to_owned()
-        })
-        .collect();
-    let mut handed = Vec::new();
-    while handed.len() < ids.len() {
-        if let ServerFrame::Send(s) = phone.recv() {
-            handed.push(s.request_id);
-        }
-    }
+    let ids = queue(&server, &a.key, 3, "Burst");
+    let mut handed = phone.recv_sends(ids.len());
     handed.sort();
     let mut expected = ids.clone();
     expected.sort();
@@ -151,20 +162,8 @@ fn unknown_outcomes_after_a_restart_do_not_degrade_the_phone(backend: Backend) {
     let a = create_account(&db, "unknown@example.com", "unlimited");
     let server = TestServer::start(&db);
     let mut phone = RawPhone::connect(&server, &a.key);
-    let ids: Vec<String> = (0..6)
-        .map(|i| {
-            let body = json!({"to": format!("+9230012345{i:02}"), "message": format!("Unknown {i}")});
-            let reply = server.send("POST", "/v1/messages", Some(&a.key), Some(&body.to_string()));
-            assert_eq!(reply.status, 202, "{}", reply.text);
-            reply.json()["request_id"].as_str().unwrap().to_owned()
-        })
-        .collect();
-    let mut handed = 0;
-    while handed < ids.len() {
-        if let ServerFrame::Send(_) = phone.recv() {
-            handed += 1;
-        }
-    }
+    let ids = queue(&server, &a.key, 6, "Unknown");
+    phone.recv_sends(ids.len());
     let accepted: Vec<DeviceFrame> = ids.iter().map(|id| DeviceFrame::Accepted { request_id: id.clone() }).collect();
     phone.send_burst(&accepted);
     phone.recv_n(accepted.len());

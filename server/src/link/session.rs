@@ -114,9 +114,12 @@ async fn start(
             // Anything handed over that the phone does not hold never arrived: re-queue it.
             messages::requeue_unacknowledged(conn, &device_id, "not received by the device")?;
             webhooks::record(conn, &account_id, EventType::DeviceOnline, |_| Ok(device_data(&device_id, &name, true)))?;
-            let held = devices::in_flight(conn, std::slice::from_ref(&device_id))?;
+            // What the hub counts in flight: handed over, not yet reported sent or failed. A
+            // `sent` message counted here would never be let go (its `delivered` does not
+            // come from `dispatched`), and each reconnect would shrink the phone's room.
+            let held = messages::unreported_count(conn, &device_id)?;
             let today = messages::parts_dispatched_today(conn, &device_id)?;
-            Ok((held.first().map(|(_, n)| *n).unwrap_or(0), today))
+            Ok((held, today))
         })
         .await?;
     let pacing = d.pacing();

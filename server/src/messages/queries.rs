@@ -413,6 +413,15 @@ fn apply_failure(
     Ok(Applied::Changed { to: Status::Failed, from_dispatched: sent_at.is_none() })
 }
 
+/// Messages handed to the device and not yet reported sent or failed.
+pub fn unreported_count(conn: &mut DbConnection, device_id: &str) -> QueryResult<i64> {
+    messages::table
+        .filter(messages::device_id.eq(device_id))
+        .filter(messages::status.eq(Status::Dispatched.as_str()))
+        .count()
+        .get_result(conn)
+}
+
 /// Puts back in the queue what the device was handed but never acknowledged.
 pub fn requeue_unacknowledged(conn: &mut DbConnection, device_id: &str, reason: &str) -> QueryResult<usize> {
     requeue(conn, device_id, None, reason)

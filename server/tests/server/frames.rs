@@ -17,10 +17,13 @@ use crate::common::{Backend, TestDb, TestServer, create_account};
 both_backends!(
     a_burst_of_repeated_frames_changes_each_message_once_and_answers_every_frame,
     unknown_outcomes_after_a_restart_do_not_degrade_the_phone,
+    messages_sent_before_a_reconnect_leave_the_new_link_its_whole_window,
 );
 
 struct RawPhone {
     ws: WebSocket<MaybeTlsStream<TcpStream>>,
+    device_id: String,
+    token: String,
 }
 
 impl RawPhone {
@@ -30,7 +33,14 @@ impl RawPhone {
         let body = json!({"code": offer["pairing_code"], "name": "Raw", "app_version": "0.1.0", "sims": []});
         let paired = server.send("POST", "/v1/device/pair", None, Some(&body.to_string()));
         assert_eq!(paired.status, 201, "{}", paired.text);
-        let token = paired.json()["device_token"].as_str().unwrap().to_owned();
+        let paired = paired.json();
+        let token = paired["device_token"].as_str().unwrap().to_owned();
+        let device_id = paired["device_id"].as_str().unwrap().to_owned();
+        Self::link(server, device_id, token)
+    }
+
+    /// Opens a WebSocket with the device's token and says hello, holding nothing unconfirmed.
+    fn link(server: &TestServer, device_id: String, token: String) -> Self {
         let url = format!("{}/v1/device/connect", server.url.replacen("http", "ws", 1));
         let mut request = url.into_client_request().unwrap();
         request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
@@ -38,7 +48,7 @@ impl RawPhone {
         if let MaybeTlsStream::Plain(s) = ws.get_ref() {
             s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
         }
-        let mut phone = RawPhone { ws };
+        let mut phone = RawPhone { ws, device_id, token };
         phone.send(&DeviceFrame::Hello(Hello {
             versions: vec![1],
             app_version: "0.1.0".into(),
@@ -191,4 +201,40 @@ fn unknown_outcomes_after_a_restart_do_not_degrade_the_phone(backend: Backend) {
     assert_eq!(d["state"], "online", "{d}");
     assert_eq!(d["consecutive_failures"], 0, "{d}");
     assert_eq!(server.get("/v1/queue", Some(&a.key)).json()["state"], "running");
+}
+
+/// A phone whose link drops while its messages wait for delivery reports (sent, not yet
+/// delivered) gets its whole window on the new link: those messages are past the hand-over
+/// and must not hold room, or a phone that reconnects often ends with none and stalls.
+fn messages_sent_before_a_reconnect_leave_the_new_link_its_whole_window(backend: Backend) {
+    let db = TestDb::new(backend);
+    let a = create_account(&db, "window@example.com", "unlimited");
+    let server = TestServer::start(&db);
+    let mut phone = RawPhone::connect(&server, &a.key);
+    let pacing = json!({"pacing": {"parts_per_minute": 0, "parts_per_day": 0}}).to_string();
+    let reply = server.send("PATCH", &format!("/v1/devices/{}", phone.device_id), Some(&a.key), Some(&pacing));
+    assert_eq!(reply.status, 200, "{}", reply.text);
+
+    // Two rounds: fill the server's window of 64, take it all, report it sent, reconnect.
+    for round in 0..2 {
+        let ids = queue(&server, &a.key, 64, &format!("Window {round}"));
+        phone.recv_sends(ids.len());
+        let accepted: Vec<DeviceFrame> =
+            ids.iter().map(|id| DeviceFrame::Accepted { request_id: id.clone() }).collect();
+        phone.send_burst(&accepted);
+        phone.recv_n(accepted.len());
+        let sent: Vec<DeviceFrame> = ids.iter().map(|id| status(id, DeliveryStatus::Sent)).collect();
+        phone.send_burst(&sent);
+        phone.recv_n(sent.len());
+        let (device_id, token) = (phone.device_id.clone(), phone.token.clone());
+        drop(phone);
+        phone = RawPhone::link(&server, device_id, token);
+    }
+
+    // 128 messages await delivery reports; a new one still reaches the phone at once.
+    let next = queue(&server, &a.key, 1, "After");
+    let handed = phone.recv_sends(1);
+    assert_eq!(handed, next, "the reconnected phone is handed new work");
+    let queue: Value = server.get("/v1/queue", Some(&a.key)).json();
+    assert_eq!(queue["counts"]["sent"], 128, "{queue}");
 }

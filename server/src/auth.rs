@@ -76,18 +76,28 @@ fn admit(found: Option<(crate::keys::models::ApiKey, Account)>) -> Result<Caller
     let Some((key, account)) = found else {
         return Err(ApiError::Unauthorized(INVALID.to_owned()));
     };
-    if account.status() == AccountStatus::Suspended {
+    refuse_suspended(account.status())?;
+    Ok(Caller { account, key_id: key.id })
+}
+
+fn refuse_suspended(status: AccountStatus) -> Result<(), ApiError> {
+    if status == AccountStatus::Suspended {
         return Err(ApiError::Unauthorized(
             "This account is suspended; its API keys are disabled until the operator resumes it.".to_owned(),
         ));
     }
-    Ok(Caller { account, key_id: key.id })
+    Ok(())
+}
+
+fn refuse_expired(expires_at: chrono::NaiveDateTime) -> Result<(), ApiError> {
+    if expires_at <= time::now() {
+        return Err(ApiError::SubscriptionExpired { expires_at: Timestamp(expires_at).rfc3339() });
+    }
+    Ok(())
 }
 
 fn require_subscription(caller: Caller) -> Result<Sender, ApiError> {
-    if !caller.account.subscription_active() {
-        return Err(ApiError::SubscriptionExpired { expires_at: Timestamp(caller.account.expires_at).rfc3339() });
-    }
+    refuse_expired(caller.account.expires_at)?;
     Ok(Sender(caller))
 }
 
@@ -122,12 +132,11 @@ pub fn recheck_for_send(
     conn: &mut DbConnection,
     key_hash: &str,
     to: &str,
-) -> Result<(Account, queries::SendChecks), ApiError> {
-    let found = queries::find_for_send(conn, key_hash, to)?;
-    let checks = found.as_ref().map(|(_, _, checks)| *checks);
-    let account = require_subscription(admit(found.map(|(key, account, _)| (key, account)))?)?.0.account;
-    // `admit` refused a missing key above: the checks are there.
-    let checks = checks.ok_or_else(|| ApiError::Unauthorized(INVALID.to_owned()))?;
+) -> Result<(queries::SendAccount, queries::SendChecks), ApiError> {
+    let (account, checks) =
+        queries::find_for_send(conn, key_hash, to)?.ok_or_else(|| ApiError::Unauthorized(INVALID.to_owned()))?;
+    refuse_suspended(AccountStatus::parse(&account.status))?;
+    refuse_expired(account.expires_at)?;
     Ok((account, checks))
 }
 

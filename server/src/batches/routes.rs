@@ -363,7 +363,7 @@ pub async fn send_bulk(
         .write(move |conn| -> Result<(Vec<String>, Vec<RejectedRecipient>), ApiError> {
             let account = auth::recheck(conn, &key_hash)?;
             if let Some(device_id) = &shared.requested_device_id {
-                check_device(conn, &account, device_id)?;
+                check_device(conn, &account.id, device_id)?;
             }
             check_queue_open(conn, &account)?;
             // Opt-outs as they are now, inside the transaction that queues.

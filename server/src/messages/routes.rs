@@ -68,9 +68,10 @@ const DEFAULT_TTL: u32 = 86_400;
 const MAX_METADATA: usize = 4096;
 
 /// Validated and normalised: ready to store.
-fn build(account: &Account, req: &SendRequest) -> Result<Message, ApiError> {
-    let to = text::normalize_number(&req.to, account.default_region.as_deref())
-        .map_err(|e| ApiError::invalid("to", e.to_string()))?;
+/// The message a request describes, for the account `account_id` whose local numbers are in
+/// `region`.
+fn build(account_id: &str, region: Option<&str>, req: &SendRequest) -> Result<Message, ApiError> {
+    let to = text::normalize_number(&req.to, region).map_err(|e| ApiError::invalid("to", e.to_string()))?;
     if req.message.trim().is_empty() {
         return Err(ApiError::invalid("message", "Field `message` must not be empty."));
     }
@@ -99,7 +100,7 @@ fn build(account: &Account, req: &SendRequest) -> Result<Message, ApiError> {
     let now = time::now();
     Ok(Message {
         id: new_id(IdKind::Request),
-        account_id: account.id.clone(),
+        account_id: account_id.to_owned(),
         to_number: to,
         body: req.message.clone(),
         priority: match req.priority.unwrap_or_default() {
@@ -131,14 +132,19 @@ fn build(account: &Account, req: &SendRequest) -> Result<Message, ApiError> {
 
 /// Refuses new sends while the queue is paused or no usable device remains.
 pub fn check_queue_open(conn: &mut DbConnection, account: &Account) -> Result<(), ApiError> {
-    queue_open(account, account.queue_paused_at.is_none() && devices::none_usable(conn, &account.id)?)
+    let paused = pause_of(account.queue_paused_at, account.queue_pause_reason.as_deref());
+    queue_open(paused, paused.is_none() && devices::none_usable(conn, &account.id)?)
 }
 
-/// [`check_queue_open`] with `none_usable` already known: the account has paired devices and
-/// none of them is usable.
-pub fn queue_open(account: &Account, none_usable: bool) -> Result<(), ApiError> {
-    if account.queue_paused_at.is_some() {
-        let reason = account.queue_pause_reason.clone().unwrap_or_else(|| "paused".into());
+/// `Some(reason)` while the account's queue is paused.
+fn pause_of(paused_at: Option<chrono::NaiveDateTime>, reason: Option<&str>) -> Option<&str> {
+    paused_at.map(|_| reason.unwrap_or("paused"))
+}
+
+/// [`check_queue_open`] with the pause and `none_usable` already known: the account has
+/// paired devices and none of them is usable.
+fn queue_open(paused: Option<&str>, none_usable: bool) -> Result<(), ApiError> {
+    if let Some(reason) = paused {
         return Err(ApiError::QueueBlocked(format!(
             "The queue is paused ({reason}): new messages are refused until POST /v1/queue/resume."
         )));
@@ -151,8 +157,8 @@ pub fn queue_open(account: &Account, none_usable: bool) -> Result<(), ApiError> 
     Ok(())
 }
 
-pub fn check_device(conn: &mut DbConnection, account: &Account, device_id: &str) -> Result<(), ApiError> {
-    match devices::find_for_account(conn, &account.id, device_id)? {
+pub fn check_device(conn: &mut DbConnection, account_id: &str, device_id: &str) -> Result<(), ApiError> {
+    match devices::find_for_account(conn, account_id, device_id)? {
         Some(d) if d.enabled => Ok(()),
         Some(_) => Err(ApiError::InvalidDevice(format!("The device {device_id} is disabled."))),
         None => Err(ApiError::InvalidDevice(format!("This account has no device {device_id}."))),
@@ -233,17 +239,21 @@ pub async fn send_message(
 ) -> Result<HttpResponse, ApiError> {
     let request = body.into_inner();
     let idem = idempotency_key(&req)?;
-    let body_hash = secrets::sha256_hex(&serde_json::to_string(&request).unwrap_or_default());
+    // Only an Idempotency-Key's record compares bodies: without one there is nothing to hash.
+    let body_hash = match idem {
+        Some(_) => secrets::sha256_hex(&serde_json::to_string(&request).unwrap_or_default()),
+        None => String::new(),
+    };
     // Parsing and validating happen here, on the request's own thread; the writer only writes.
     let key_hash = sender.key_hash;
     let cached_region = sender.caller.account.default_region.clone();
-    let mut message = match build(&sender.caller.account, &request) {
+    let mut message = match build(&sender.caller.account.id, cached_region.as_deref(), &request) {
         Ok(m) => m,
         // The cached account may predate a new default region: judge with the current one.
         Err(_) => {
             let hash = key_hash.clone();
             let account = state.db.run(move |conn| auth::recheck(conn, &hash)).await?;
-            build(&account, &request)?
+            build(&account.id, account.default_region.as_deref(), &request)?
         }
     };
     // Only reads and new rows: any intake writer may take it (one per Idempotency-Key).
@@ -257,7 +267,7 @@ pub async fn send_message(
             // Local numbers follow the default region as it is now, not as cached.
             let renumbered = account.default_region != cached_region;
             if renumbered {
-                message = build(&account, &request)?;
+                message = build(&account.id, account.default_region.as_deref(), &request)?;
             }
             if let Some(key) = &idem
                 && let Some(r) = recorded(conn, &account.id, key, &body_hash)?
@@ -266,9 +276,10 @@ pub async fn send_message(
             }
             // A named device is checked first: its own answer is more precise than the queue's.
             if let Some(device_id) = &request.device_id {
-                check_device(conn, &account, device_id)?;
+                check_device(conn, &account.id, device_id)?;
             }
-            queue_open(&account, checks.paired_device && !checks.usable_device)?;
+            let paused = pause_of(account.queue_paused_at, account.queue_pause_reason.as_deref());
+            queue_open(paused, checks.paired_device && !checks.usable_device)?;
             let opted_out = if renumbered {
                 recipients::is_opted_out(conn, &account.id, &message.to_number)?
             } else {

@@ -244,7 +244,7 @@ pub async fn send_otp(
             let Prepared { otp, message, purpose, expires_in } = prepared;
             let account = auth::recheck(conn, &key_hash)?;
             if let Some(device_id) = &message.requested_device_id {
-                check_device(conn, &account, device_id)?;
+                check_device(conn, &account.id, device_id)?;
             }
             check_queue_open(conn, &account)?;
             let now = time::now();

@@ -4,6 +4,7 @@
 //! a blocking thread, runs a closure and gives it back.
 
 pub mod bulk;
+pub mod cached;
 mod checkpoint;
 pub mod schema;
 pub mod statistics;

@@ -234,10 +234,11 @@ pub fn store_heartbeat(conn: &mut DbConnection, id: &str, heartbeat_json: &str, 
 pub fn record_outcome(conn: &mut DbConnection, id: &str, failed: bool, threshold: i32) -> QueryResult<bool> {
     if !failed {
         // Filtered: a success after a success (the usual case) writes nothing.
-        diesel::update(devices::table.find(id))
+        // Runs for every report: on the backend's own connection, and kept compiled.
+        let reset = diesel::update(devices::table.find(id))
             .filter(devices::consecutive_failures.ne(0))
-            .set(devices::consecutive_failures.eq(0))
-            .execute(conn)?;
+            .set(devices::consecutive_failures.eq(0));
+        crate::per_backend!(conn, |c| crate::db::cached::cached(reset).execute(c))?;
         return Ok(false);
     }
     diesel::update(devices::table.find(id))

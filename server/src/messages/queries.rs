@@ -1,6 +1,7 @@
 //! Message storage: every state change is one conditional UPDATE (so two actors can never both
 //! win) plus its event row, in one transaction.
 
+use crate::db::cached::cached_list;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{Duration, NaiveDateTime};
@@ -244,9 +245,11 @@ fn claim(
             messages::updated_at.eq(now),
         ))
         .returning(messages::id);
-    let claimed_ids: Vec<String> = crate::per_backend!(&mut *conn, |c| claim.get_results(c))?;
+    let claimed_ids: Vec<String> = crate::per_backend!(&mut *conn, |c| cached_list(claim, ids.len()).get_results(c))?;
     let rows = messages::table.filter(messages::id.eq_any(&claimed_ids));
-    let mut claimed: Vec<Message> = crate::per_backend!(&mut *conn, |c| rows.select(Message::as_select()).load(c))?;
+    let n = claimed_ids.len();
+    let mut claimed: Vec<Message> =
+        crate::per_backend!(&mut *conn, |c| cached_list(rows.select(Message::as_select()), n).load(c))?;
     let events: Vec<Event> =
         claimed.iter().map(|m| event(&m.id, Status::Dispatched, Some(format!("to device {device_id}")), now)).collect();
     add_events(conn, &events)?;
@@ -267,7 +270,7 @@ pub fn acknowledge(conn: &mut DbConnection, device_id: &str, ids: &[String]) -> 
         .set((messages::acked_at.eq(now), messages::body.eq(scrubbed_body()), messages::updated_at.eq(now)))
         .returning(messages::id);
     let mut mine: HashSet<String> =
-        crate::per_backend!(conn, |c| acked.get_results::<String>(c))?.into_iter().collect();
+        crate::per_backend!(conn, |c| cached_list(acked, ids.len()).get_results::<String>(c))?.into_iter().collect();
     let rest: Vec<&String> = ids.iter().filter(|id| !mine.contains(*id)).collect();
     if rest.is_empty() {
         return Ok(mine);
@@ -329,7 +332,7 @@ fn apply_run(conn: &mut DbConnection, device_id: &str, run: &[Report<'_>]) -> Qu
         let sent = diesel::update(target.filter(messages::status.eq(Status::Dispatched.as_str())))
             .set((messages::status.eq("sent"), messages::sent_at.eq(now), messages::updated_at.eq(now)))
             .returning((messages::id, messages::account_id));
-        crate::per_backend!(&mut *conn, |c| sent.get_results::<(String, String)>(c))?
+        crate::per_backend!(&mut *conn, |c| cached_list(sent, ids.len()).get_results::<(String, String)>(c))?
             .into_iter()
             .map(|(id, account)| (id, account, true))
             .collect()
@@ -344,10 +347,11 @@ fn apply_run(conn: &mut DbConnection, device_id: &str, run: &[Report<'_>]) -> Qu
             messages::updated_at.eq(now),
         ))
         .returning((messages::id, messages::account_id, messages::sent_at));
-        crate::per_backend!(&mut *conn, |c| delivered.get_results::<(String, String, Option<NaiveDateTime>)>(c))?
-            .into_iter()
-            .map(|(id, account, sent_at)| (id, account, sent_at.is_none()))
-            .collect()
+        crate::per_backend!(&mut *conn, |c| cached_list(delivered, ids.len())
+            .get_results::<(String, String, Option<NaiveDateTime>)>(c))?
+        .into_iter()
+        .map(|(id, account, sent_at)| (id, account, sent_at.is_none()))
+        .collect()
     };
     let mut fresh: HashMap<&str, bool> = changed.iter().map(|(id, _, direct)| (id.as_str(), *direct)).collect();
     // The same report twice in one run (a phone repeating itself) changes the message once.

@@ -141,11 +141,21 @@ pub fn hold(conn: &mut DbConnection, device_id: &str, me: &InstanceId) -> QueryR
         .map(|_| ())
 }
 
-/// Marks the device offline if this instance still holds it. False when another instance (a
-/// phone that reconnected through the load balancer) took it over: then its messages are
-/// that instance's to settle.
-pub fn release(conn: &mut DbConnection, device_id: &str, me: &InstanceId) -> QueryResult<bool> {
+/// Marks the device offline if this instance still holds it and no newer connection of the
+/// phone is here (`reconnected`, asked once the device row is locked: a newer connection that
+/// had not been registered by then holds the device after this). False when the phone
+/// reconnected, here or through the load balancer to another instance: then its messages are
+/// the newer connection's to settle.
+pub fn release(
+    conn: &mut DbConnection,
+    device_id: &str,
+    me: &InstanceId,
+    reconnected: impl FnOnce() -> bool,
+) -> QueryResult<bool> {
     wait_for_claims(conn, device_id)?;
+    if reconnected() {
+        return Ok(false);
+    }
     let now: NaiveDateTime = time::now();
     let n = diesel::update(devices::table.find(device_id))
         .filter(devices::connected_instance.eq(me.as_str()))

@@ -7,6 +7,8 @@ use std::time::Instant;
 use relay_protocol::frames::ServerFrame;
 use tokio::sync::{Notify, mpsc};
 
+use relay_protocol::frames::Pacing;
+
 use super::pacing::Pacer;
 
 /// One live connection.
@@ -27,6 +29,11 @@ struct Link {
     /// When the dispatcher last handed it a message: among equally loaded devices the one
     /// that waited longest goes first, so a burst does not always land on the same phone.
     last_handed: Option<Instant>,
+    /// Set up: the dispatcher may give it work.
+    active: bool,
+    /// Whether pacing or usability was changed since the connection registered: a newer
+    /// change than the device row its set-up read (see [`Hub::activate`]).
+    changed: bool,
 }
 
 /// A device the dispatcher may give work to now, and how much.
@@ -53,18 +60,32 @@ pub struct Hub {
     instance: crate::cluster::InstanceId,
 }
 
+/// A connection about to be set up: what the dispatcher needs to know of the device.
 pub struct Registration {
     pub device_id: String,
     pub account_id: String,
     pub window: u32,
     pub usable: bool,
-    pub pacer: Pacer,
+    pub pacing: Pacing,
+}
+
+/// What setting a connection up found in the database (see [`Hub::activate`]).
+pub struct Settled {
+    /// Handed over and not yet reported sent or failed.
     pub in_flight: u32,
+    /// Parts handed to the device today: the daily cap survives reconnects.
+    pub sent_today: u32,
+    /// The device row as read inside the set-up transaction.
+    pub usable: bool,
+    pub pacing: Pacing,
 }
 
 impl Hub {
-    /// Registers a connection, replacing (and so closing) an older one of the same device.
-    /// Returns the connection id and the stream of frames to write to the socket.
+    /// Registers a connection, replacing (and so closing) an older one of the same device. It
+    /// gets no work until [`Hub::activate`]: the session first settles what the phone's last
+    /// connection left, and while it does, the older connection's cleanup sees that a newer
+    /// one exists and leaves the device online. Returns the connection id and the stream of
+    /// frames to write to the socket.
     pub fn register(&self, r: Registration) -> (u64, mpsc::UnboundedReceiver<Box<ServerFrame>>) {
         let conn_id = {
             let mut n = self.next_conn.lock().unwrap_or_else(|e| e.into_inner());
@@ -76,15 +97,34 @@ impl Hub {
             conn_id,
             account_id: r.account_id,
             tx,
-            in_flight: r.in_flight,
+            in_flight: 0,
             window: r.window,
             usable: r.usable,
-            pacer: r.pacer,
+            pacer: Pacer::new(r.pacing.parts_per_minute, r.pacing.parts_per_day, 0),
             last_handed: None,
+            active: false,
+            changed: false,
         };
         self.lock().insert(r.device_id, link);
-        self.wake_local();
         (conn_id, rx)
+    }
+
+    /// The connection is set up: it may take work. An operator's change (pacing, enabled) that
+    /// reached the link while it was being set up is newer than the row `s` was read from, and
+    /// stays. False when the connection was replaced meanwhile.
+    pub fn activate(&self, device_id: &str, conn_id: u64, s: Settled) -> bool {
+        let mut links = self.lock();
+        let Some(l) = links.get_mut(device_id).filter(|l| l.conn_id == conn_id) else { return false };
+        l.in_flight = s.in_flight;
+        l.pacer.seed_today(s.sent_today);
+        if !l.changed {
+            l.usable = s.usable;
+            l.pacer.set_limits(s.pacing.parts_per_minute, s.pacing.parts_per_day);
+        }
+        l.active = true;
+        drop(links);
+        self.wake_local();
+        true
     }
 
     /// Removes the connection if it is still the current one for the device.
@@ -162,6 +202,7 @@ impl Hub {
     pub fn set_usable(&self, device_id: &str, usable: bool) {
         if let Some(l) = self.lock().get_mut(device_id) {
             l.usable = usable;
+            l.changed = true;
         }
         self.wake_local();
     }
@@ -169,6 +210,7 @@ impl Hub {
     pub fn set_pacing(&self, device_id: &str, per_minute: u32, per_day: u32) {
         if let Some(l) = self.lock().get_mut(device_id) {
             l.pacer.set_limits(per_minute, per_day);
+            l.changed = true;
         }
         self.wake_local();
     }
@@ -180,7 +222,7 @@ impl Hub {
         let mut out: Vec<Candidate> = self
             .lock()
             .iter_mut()
-            .filter(|(_, l)| l.usable)
+            .filter(|(_, l)| l.active && l.usable)
             .filter_map(|(id, l)| {
                 let room = l.window.saturating_sub(l.in_flight).min(l.pacer.budget(now));
                 (room > 0).then(|| Candidate {
@@ -223,5 +265,68 @@ impl Hub {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Link>> {
         // A panic while holding the lock leaves a consistent map (every update is one step).
         self.links.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pacing(parts_per_minute: u32) -> Pacing {
+        Pacing { parts_per_minute, parts_per_day: 0 }
+    }
+
+    fn registration(per_minute: u32) -> Registration {
+        Registration {
+            device_id: "dev_1".into(),
+            account_id: "acc_1".into(),
+            window: 64,
+            usable: true,
+            pacing: pacing(per_minute),
+        }
+    }
+
+    fn settled(usable: bool, per_minute: u32) -> Settled {
+        Settled { in_flight: 0, sent_today: 0, usable, pacing: pacing(per_minute) }
+    }
+
+    fn room(hub: &Hub) -> Option<u32> {
+        hub.candidates().first().map(|c| c.room)
+    }
+
+    #[test]
+    fn a_connection_takes_work_only_once_set_up_and_with_the_row_it_read() {
+        let hub = Hub::default();
+        // The operator lifted the limit before the link existed: the hub could not apply it.
+        hub.set_pacing("dev_1", 0, 0);
+        let (conn_id, _rx) = hub.register(registration(25));
+        assert_eq!(room(&hub), None, "still being set up");
+        assert!(hub.is_online("dev_1"), "an older connection's cleanup must see this one");
+        assert!(hub.activate("dev_1", conn_id, settled(true, 0)));
+        assert_eq!(room(&hub), Some(64));
+    }
+
+    #[test]
+    fn a_change_made_during_set_up_outranks_the_row_it_read() {
+        let hub = Hub::default();
+        let (conn_id, _rx) = hub.register(registration(25));
+        hub.set_pacing("dev_1", 10, 0);
+        // The row was read before that change committed.
+        assert!(hub.activate("dev_1", conn_id, settled(true, 25)));
+        assert_eq!(room(&hub), Some(10));
+
+        let (conn_id, _rx) = hub.register(registration(25));
+        hub.set_usable("dev_1", false);
+        assert!(hub.activate("dev_1", conn_id, settled(true, 25)));
+        assert_eq!(room(&hub), None);
+    }
+
+    #[test]
+    fn only_the_current_connection_is_activated() {
+        let hub = Hub::default();
+        let (old, _rx) = hub.register(registration(25));
+        let (_new, _rx2) = hub.register(registration(25));
+        assert!(!hub.activate("dev_1", old, settled(true, 25)));
+        assert_eq!(room(&hub), None);
     }
 }

@@ -23,6 +23,11 @@ impl Pacer {
         Pacer { per_minute, per_day, recent: VecDeque::new(), day: Utc::now().date_naive(), today: sent_today }
     }
 
+    /// What the device was already handed today (counted from the database).
+    pub fn seed_today(&mut self, parts: u32) {
+        self.today = parts;
+    }
+
     pub fn set_limits(&mut self, per_minute: u32, per_day: u32) {
         self.per_minute = per_minute;
         self.per_day = per_day;

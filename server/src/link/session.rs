@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use relay_protocol::frames::{DeliveryStatus, DeviceFrame, Hello, ServerFrame, StatusReport, Welcome, negotiate};
 
-use super::pacing::Pacer;
+use super::hub::{Registration, Settled};
 use super::{Hub, LinkSettings};
 use crate::cluster;
 use crate::db::{Db, StoreError};
@@ -100,12 +100,38 @@ async fn start(
             send(session, &frame).await?;
         }
     }
+    // Registered before the device is held: from here on the cleanup of the phone's previous
+    // connection (on its way out now if the phone reconnected at once) sees this one and
+    // leaves the device online and held; it gets work once activated below.
+    let (conn_id, rx) = ctx.hub.register(Registration {
+        device_id: d.id.clone(),
+        account_id: d.account_id.clone(),
+        window: ctx.settings.window,
+        usable: d.usable(),
+        pacing: d.pacing(),
+    });
+    match settle(ctx, hello).await {
+        Ok(settled) => {
+            ctx.hub.activate(&d.id, conn_id, settled);
+            Ok((conn_id, rx))
+        }
+        Err(e) => {
+            ctx.hub.unregister(&d.id, conn_id);
+            Err(e)
+        }
+    }
+}
+
+/// Holds the device for this instance and settles what its last connection left; what the
+/// hub needs to give the new connection work.
+async fn settle(ctx: &Ctx, hello: &Hello) -> Result<Settled, SessionError> {
+    let d = &ctx.device;
     let (device_id, app_version) = (d.id.clone(), hello.app_version.clone());
     let (account_id, name) = (d.account_id.clone(), d.name.clone());
     let me = ctx.hub.instance().clone();
-    let (in_flight, today) = ctx
+    let settled = ctx
         .db
-        .write_for_device(&d.id, move |conn| -> Result<(i64, i64), StoreError> {
+        .write_for_device(&d.id, move |conn| -> Result<Settled, StoreError> {
             // Hold the device first: from here on no other instance's dispatcher claims for it
             // (its claim locks the device row and checks the holder), so what it handed to a
             // connection of this phone that is gone is settled by the re-queue below.
@@ -119,19 +145,18 @@ async fn start(
             // come from `dispatched`), and each reconnect would shrink the phone's room.
             let held = messages::unreported_count(conn, &device_id)?;
             let today = messages::parts_dispatched_today(conn, &device_id)?;
-            Ok((held, today))
+            // Read again: the row the phone authenticated with may predate an operator's
+            // change, which found no link to apply to.
+            let row = devices::get(conn, &device_id)?;
+            Ok(Settled {
+                in_flight: u32::try_from(held).unwrap_or(0),
+                sent_today: u32::try_from(today).unwrap_or(u32::MAX),
+                usable: row.usable(),
+                pacing: row.pacing(),
+            })
         })
         .await?;
-    let pacing = d.pacing();
-    Ok(ctx.hub.register(super::hub::Registration {
-        device_id: d.id.clone(),
-        account_id: d.account_id.clone(),
-        window: ctx.settings.window,
-        usable: d.usable(),
-        // The daily cap survives reconnects: count what this device was handed today.
-        pacer: Pacer::new(pacing.parts_per_minute, pacing.parts_per_day, u32::try_from(today).unwrap_or(u32::MAX)),
-        in_flight: u32::try_from(in_flight).unwrap_or(0),
-    }))
+    Ok(settled)
 }
 
 /// What stored frames are answered with, and whether they were the phone's batch of
@@ -342,11 +367,14 @@ async fn finish(ctx: &Ctx, conn_id: u64) {
     let id = ctx.device.id.clone();
     let (account_id, name) = (ctx.device.account_id.clone(), ctx.device.name.clone());
     let me = ctx.hub.instance().clone();
+    let hub = ctx.hub.clone();
     let result = ctx
         .db
         .write_for_device(&ctx.device.id, move |conn| -> Result<usize, StoreError> {
-            if !cluster::release(conn, &id, &me)? {
-                // The phone reconnected to another instance, which settled its messages.
+            // The phone may have reconnected since this connection was unregistered: here (a
+            // newer link is registered before it holds the device), or to another instance.
+            // Either way the newer connection settles its messages and the device stays online.
+            if !cluster::release(conn, &id, &me, || hub.is_online(&id))? {
                 return Ok(0);
             }
             webhooks::record(conn, &account_id, EventType::DeviceOffline, |_| Ok(device_data(&id, &name, false)))?;

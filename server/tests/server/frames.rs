@@ -18,6 +18,7 @@ both_backends!(
     a_burst_of_repeated_frames_changes_each_message_once_and_answers_every_frame,
     unknown_outcomes_after_a_restart_do_not_degrade_the_phone,
     messages_sent_before_a_reconnect_leave_the_new_link_its_whole_window,
+    a_phone_that_reconnects_at_once_stays_online_and_is_given_work,
 );
 
 struct RawPhone {
@@ -72,7 +73,8 @@ impl RawPhone {
 
     fn recv(&mut self) -> ServerFrame {
         loop {
-            match self.ws.read().unwrap() {
+            let read = self.ws.read();
+            match read.unwrap_or_else(|e| panic!("no frame from the server within 15 s: {e}")) {
                 Message::Text(t) => return serde_json::from_str(&t).unwrap(),
                 Message::Ping(_) | Message::Pong(_) => {}
                 other => panic!("unexpected {other:?}"),
@@ -237,4 +239,29 @@ fn messages_sent_before_a_reconnect_leave_the_new_link_its_whole_window(backend:
     assert_eq!(handed, next, "the reconnected phone is handed new work");
     let queue: Value = server.get("/v1/queue", Some(&a.key)).json();
     assert_eq!(queue["counts"]["sent"], 128, "{queue}");
+}
+
+/// A phone whose link drops and comes straight back: the old connection's cleanup may run
+/// after the new connection has taken the device. It must leave the device online and held,
+/// or no message is claimed for the phone until it reconnects again.
+fn a_phone_that_reconnects_at_once_stays_online_and_is_given_work(backend: Backend) {
+    let db = TestDb::new(backend);
+    let a = create_account(&db, "again@example.com", "unlimited");
+    let server = TestServer::start(&db);
+    let mut phone = RawPhone::connect(&server, &a.key);
+    // Each round is a fresh chance for the cleanup to land between the new connection's hold
+    // and its registration in the hub.
+    for round in 0..25 {
+        let (device_id, token) = (phone.device_id.clone(), phone.token.clone());
+        drop(phone);
+        phone = RawPhone::link(&server, device_id, token);
+        let next = queue(&server, &a.key, 1, &format!("Again {round}"));
+        assert_eq!(phone.recv_sends(1), next, "round {round}: the reconnected phone is handed new work");
+        let accepted = DeviceFrame::Accepted { request_id: next[0].clone() };
+        phone.send(&accepted);
+        phone.recv();
+    }
+    // The old connections' cleanups have all run by now (each ended before the next round).
+    let device = server.get(&format!("/v1/devices/{}", phone.device_id), Some(&a.key)).json();
+    assert_eq!(device["state"], "online", "{device}");
 }

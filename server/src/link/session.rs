@@ -116,7 +116,9 @@ async fn start(
             Ok((conn_id, rx))
         }
         Err(e) => {
-            ctx.hub.unregister(&d.id, conn_id);
+            // As if it had connected and dropped: an older connection's cleanup may have left
+            // the device to this one, and its unacknowledged messages must not wait on nobody.
+            finish(ctx, conn_id).await;
             Err(e)
         }
     }

@@ -4,10 +4,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use relay_protocol::frames::ServerFrame;
+use relay_protocol::frames::{Pacing, ServerFrame};
 use tokio::sync::{Notify, mpsc};
-
-use relay_protocol::frames::Pacing;
 
 use super::pacing::Pacer;
 

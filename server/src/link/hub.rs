@@ -29,9 +29,10 @@ struct Link {
     last_handed: Option<Instant>,
     /// Set up: the dispatcher may give it work.
     active: bool,
-    /// Whether pacing or usability was changed since the connection registered: a newer
-    /// change than the device row its set-up read (see [`Hub::activate`]).
-    changed: bool,
+    /// Whether usability or pacing was set since the connection registered: such a change is
+    /// newer than the device row its set-up read (see [`Hub::activate`]).
+    usable_set: bool,
+    pacing_set: bool,
 }
 
 /// A device the dispatcher may give work to now, and how much.
@@ -58,15 +59,6 @@ pub struct Hub {
     instance: crate::cluster::InstanceId,
 }
 
-/// A connection about to be set up: what the dispatcher needs to know of the device.
-pub struct Registration {
-    pub device_id: String,
-    pub account_id: String,
-    pub window: u32,
-    pub usable: bool,
-    pub pacing: Pacing,
-}
-
 /// What setting a connection up found in the database (see [`Hub::activate`]).
 pub struct Settled {
     /// Handed over and not yet reported sent or failed.
@@ -84,7 +76,12 @@ impl Hub {
     /// connection left, and while it does, the older connection's cleanup sees that a newer
     /// one exists and leaves the device online. Returns the connection id and the stream of
     /// frames to write to the socket.
-    pub fn register(&self, r: Registration) -> (u64, mpsc::UnboundedReceiver<Box<ServerFrame>>) {
+    pub fn register(
+        &self,
+        device_id: &str,
+        account_id: &str,
+        window: u32,
+    ) -> (u64, mpsc::UnboundedReceiver<Box<ServerFrame>>) {
         let conn_id = {
             let mut n = self.next_conn.lock().unwrap_or_else(|e| e.into_inner());
             *n += 1;
@@ -93,36 +90,38 @@ impl Hub {
         let (tx, rx) = mpsc::unbounded_channel();
         let link = Link {
             conn_id,
-            account_id: r.account_id,
+            account_id: account_id.to_owned(),
             tx,
             in_flight: 0,
-            window: r.window,
-            usable: r.usable,
-            pacer: Pacer::new(r.pacing.parts_per_minute, r.pacing.parts_per_day, 0),
+            window,
+            // Until activated, settings only record what an operator changes meanwhile.
+            usable: false,
+            pacer: Pacer::new(0, 0, 0),
             last_handed: None,
             active: false,
-            changed: false,
+            usable_set: false,
+            pacing_set: false,
         };
-        self.lock().insert(r.device_id, link);
+        self.lock().insert(device_id.to_owned(), link);
         (conn_id, rx)
     }
 
     /// The connection is set up: it may take work. An operator's change (pacing, enabled) that
     /// reached the link while it was being set up is newer than the row `s` was read from, and
-    /// stays. False when the connection was replaced meanwhile.
-    pub fn activate(&self, device_id: &str, conn_id: u64, s: Settled) -> bool {
-        let mut links = self.lock();
-        let Some(l) = links.get_mut(device_id).filter(|l| l.conn_id == conn_id) else { return false };
-        l.in_flight = s.in_flight;
-        l.pacer.seed_today(s.sent_today);
-        if !l.changed {
-            l.usable = s.usable;
-            l.pacer.set_limits(s.pacing.parts_per_minute, s.pacing.parts_per_day);
+    /// stays. Nothing happens if the connection was replaced meanwhile.
+    pub fn activate(&self, device_id: &str, conn_id: u64, s: Settled) {
+        if let Some(l) = self.lock().get_mut(device_id).filter(|l| l.conn_id == conn_id) {
+            l.in_flight = s.in_flight;
+            l.pacer.seed_today(s.sent_today);
+            if !l.usable_set {
+                l.usable = s.usable;
+            }
+            if !l.pacing_set {
+                l.pacer.set_limits(s.pacing.parts_per_minute, s.pacing.parts_per_day);
+            }
+            l.active = true;
         }
-        l.active = true;
-        drop(links);
         self.wake_local();
-        true
     }
 
     /// Removes the connection if it is still the current one for the device.
@@ -200,7 +199,7 @@ impl Hub {
     pub fn set_usable(&self, device_id: &str, usable: bool) {
         if let Some(l) = self.lock().get_mut(device_id) {
             l.usable = usable;
-            l.changed = true;
+            l.usable_set = true;
         }
         self.wake_local();
     }
@@ -208,7 +207,7 @@ impl Hub {
     pub fn set_pacing(&self, device_id: &str, per_minute: u32, per_day: u32) {
         if let Some(l) = self.lock().get_mut(device_id) {
             l.pacer.set_limits(per_minute, per_day);
-            l.changed = true;
+            l.pacing_set = true;
         }
         self.wake_local();
     }
@@ -270,22 +269,13 @@ impl Hub {
 mod tests {
     use super::*;
 
-    fn pacing(parts_per_minute: u32) -> Pacing {
-        Pacing { parts_per_minute, parts_per_day: 0 }
+    fn settled(usable: bool, parts_per_minute: u32) -> Settled {
+        Settled { in_flight: 0, sent_today: 0, usable, pacing: Pacing { parts_per_minute, parts_per_day: 0 } }
     }
 
-    fn registration(per_minute: u32) -> Registration {
-        Registration {
-            device_id: "dev_1".into(),
-            account_id: "acc_1".into(),
-            window: 64,
-            usable: true,
-            pacing: pacing(per_minute),
-        }
-    }
-
-    fn settled(usable: bool, per_minute: u32) -> Settled {
-        Settled { in_flight: 0, sent_today: 0, usable, pacing: pacing(per_minute) }
+    fn register(hub: &Hub) -> u64 {
+        // The frame stream is dropped: these tests look only at what the dispatcher is offered.
+        hub.register("dev_1", "acc_1", 64).0
     }
 
     fn room(hub: &Hub) -> Option<u32> {
@@ -297,34 +287,34 @@ mod tests {
         let hub = Hub::default();
         // The operator lifted the limit before the link existed: the hub could not apply it.
         hub.set_pacing("dev_1", 0, 0);
-        let (conn_id, _rx) = hub.register(registration(25));
+        let conn_id = register(&hub);
         assert_eq!(room(&hub), None, "still being set up");
         assert!(hub.is_online("dev_1"), "an older connection's cleanup must see this one");
-        assert!(hub.activate("dev_1", conn_id, settled(true, 0)));
+        hub.activate("dev_1", conn_id, settled(true, 0));
         assert_eq!(room(&hub), Some(64));
     }
 
     #[test]
     fn a_change_made_during_set_up_outranks_the_row_it_read() {
         let hub = Hub::default();
-        let (conn_id, _rx) = hub.register(registration(25));
+        let conn_id = register(&hub);
         hub.set_pacing("dev_1", 10, 0);
-        // The row was read before that change committed.
-        assert!(hub.activate("dev_1", conn_id, settled(true, 25)));
+        // The row was read before that change committed; its usability still applies.
+        hub.activate("dev_1", conn_id, settled(true, 25));
         assert_eq!(room(&hub), Some(10));
 
-        let (conn_id, _rx) = hub.register(registration(25));
+        let conn_id = register(&hub);
         hub.set_usable("dev_1", false);
-        assert!(hub.activate("dev_1", conn_id, settled(true, 25)));
+        hub.activate("dev_1", conn_id, settled(true, 25));
         assert_eq!(room(&hub), None);
     }
 
     #[test]
     fn only_the_current_connection_is_activated() {
         let hub = Hub::default();
-        let (old, _rx) = hub.register(registration(25));
-        let (_new, _rx2) = hub.register(registration(25));
-        assert!(!hub.activate("dev_1", old, settled(true, 25)));
+        let old = register(&hub);
+        let _new = register(&hub);
+        hub.activate("dev_1", old, settled(true, 25));
         assert_eq!(room(&hub), None);
     }
 }

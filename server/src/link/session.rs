@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use relay_protocol::frames::{DeliveryStatus, DeviceFrame, Hello, ServerFrame, StatusReport, Welcome, negotiate};
 
-use super::hub::{Registration, Settled};
+use super::hub::Settled;
 use super::{Hub, LinkSettings};
 use crate::cluster;
 use crate::db::{Db, StoreError};
@@ -103,13 +103,7 @@ async fn start(
     // Registered before the device is held: from here on the cleanup of the phone's previous
     // connection (on its way out now if the phone reconnected at once) sees this one and
     // leaves the device online and held; it gets work once activated below.
-    let (conn_id, rx) = ctx.hub.register(Registration {
-        device_id: d.id.clone(),
-        account_id: d.account_id.clone(),
-        window: ctx.settings.window,
-        usable: d.usable(),
-        pacing: d.pacing(),
-    });
+    let (conn_id, rx) = ctx.hub.register(&d.id, &d.account_id, ctx.settings.window);
     match settle(ctx, hello).await {
         Ok(settled) => {
             ctx.hub.activate(&d.id, conn_id, settled);

@@ -23,5 +23,6 @@ mod recipients;
 mod schemathesis;
 mod shutdown;
 mod snippets;
+mod statistics;
 mod tls;
 mod webhooks;

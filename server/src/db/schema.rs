@@ -54,6 +54,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Finished messages per account and status, kept by triggers (see the migration
+    /// `message_totals`); an account's figure is the sum of its shards.
+    message_totals (account_id, status, shard) {
+        account_id -> Text,
+        status -> Text,
+        shard -> Integer,
+        n -> BigInt,
+    }
+}
+
+diesel::table! {
     pairing_codes (code_hash) {
         code_hash -> Text,
         account_id -> Text,

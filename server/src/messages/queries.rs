@@ -10,7 +10,7 @@ use diesel::prelude::*;
 
 use super::models::{Event, Lane, Message, Status};
 use crate::db::bulk::{Cell, Sql, rows_per_statement};
-use crate::db::schema::{devices, message_events, messages};
+use crate::db::schema::{devices, message_events, message_totals, messages};
 use crate::db::{DbConnection, write_transaction};
 use crate::ids::{IdKind, new_id};
 use crate::time;
@@ -585,11 +585,8 @@ pub struct QueueFigures {
 }
 
 pub fn figures(conn: &mut DbConnection, account_id: &str) -> QueryResult<QueueFigures> {
-    let counts = messages::table
-        .filter(messages::account_id.eq(account_id))
-        .group_by(messages::status)
-        .select((messages::status, count_star()))
-        .load(conn)?;
+    let mut counts = in_progress_counts(conn, account_id)?;
+    counts.extend(finished_counts(conn, account_id)?);
     // The oldest queued message is the first of its lane in id (ULID, time) order: one probe
     // of `messages_queue` per lane, where `min(queued_at)` read every queued row (a bulk
     // backlog of 100,000 rows, on each poll of the queue page).
@@ -619,6 +616,34 @@ pub fn figures(conn: &mut DbConnection, account_id: &str) -> QueryResult<QueueFi
         .select(count_star())
         .first(conn)?;
     Ok(QueueFigures { counts, oldest_queued, sent_last_hour, failed_last_hour })
+}
+
+/// Messages not yet finished, per status: a range of the queue index, as long as the backlog.
+fn in_progress_counts(conn: &mut DbConnection, account_id: &str) -> QueryResult<Vec<(String, i64)>> {
+    let in_progress: Vec<&str> = Status::ALL.into_iter().filter(|s| !s.is_final()).map(Status::as_str).collect();
+    messages::table
+        .filter(messages::account_id.eq(account_id))
+        .filter(messages::status.eq_any(in_progress))
+        .group_by(messages::status)
+        .select((messages::status, count_star()))
+        .load(conn)
+}
+
+/// Finished messages per status, from the totals the database's triggers keep as messages
+/// finish (one row per status and writer shard): never a walk over the account's history.
+fn finished_counts(conn: &mut DbConnection, account_id: &str) -> QueryResult<Vec<(String, i64)>> {
+    let shards: Vec<(String, i64)> = message_totals::table
+        .filter(message_totals::account_id.eq(account_id))
+        .select((message_totals::status, message_totals::n))
+        .load(conn)?;
+    let mut sums: Vec<(String, i64)> = Vec::new();
+    for (status, n) in shards {
+        match sums.iter_mut().find(|(s, _)| *s == status) {
+            Some((_, total)) => *total += n,
+            None => sums.push((status, n)),
+        }
+    }
+    Ok(sums)
 }
 
 /// Messages counted in one clock hour (UTC), `hour` as `YYYY-MM-DD HH:00:00`.

@@ -186,6 +186,8 @@ fn a_message_can_be_canceled_before_a_phone_has_it(backend: Backend) {
     assert_eq!(reply.json()["status"], "canceled");
     server.send("POST", &format!("/v1/messages/{id}/cancel"), Some(&a.key), None).assert_error(409, "conflict");
     server.send("POST", "/v1/messages/req_nothing/cancel", Some(&a.key), None).assert_error(404, "not_found");
+    let counts = &server.get("/v1/queue", Some(&a.key)).json()["counts"];
+    assert_eq!((&counts["queued"], &counts["canceled"]), (&json!(0), &json!(1)), "{counts}");
 }
 
 fn a_message_no_phone_takes_expires(backend: Backend) {
@@ -200,6 +202,8 @@ fn a_message_no_phone_takes_expires(backend: Backend) {
     let m = wait_for_status(&server, &a.key, &id, "expired", Duration::from_secs(10));
     assert_eq!(m["failure"]["code"], "expired");
     assert!(m["failure"]["reason"].as_str().unwrap().contains("time to live"));
+    let counts = &server.get("/v1/queue", Some(&a.key)).json()["counts"];
+    assert_eq!((&counts["queued"], &counts["expired"]), (&json!(0), &json!(1)), "{counts}");
 }
 
 fn pair_device(server: &TestServer, key: &str, name: &str) -> Value {

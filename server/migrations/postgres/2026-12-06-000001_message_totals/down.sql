@@ -1,0 +1,4 @@
+DROP TRIGGER message_totals_update ON messages;
+DROP TRIGGER message_totals_insert ON messages;
+DROP FUNCTION message_totals_count();
+DROP TABLE message_totals;

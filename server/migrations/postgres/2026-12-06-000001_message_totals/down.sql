@@ -1,4 +1,3 @@
 DROP TRIGGER message_totals_update ON messages;
-DROP TRIGGER message_totals_insert ON messages;
 DROP FUNCTION message_totals_count();
 DROP TABLE message_totals;

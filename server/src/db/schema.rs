@@ -54,7 +54,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    /// Finished messages per account and status, kept by triggers (see the migration
+    /// Finished messages per account and status, kept by a trigger (see the migration
     /// `message_totals`); an account's figure is the sum of its shards.
     message_totals (account_id, status, shard) {
         account_id -> Text,

@@ -629,7 +629,7 @@ fn in_progress_counts(conn: &mut DbConnection, account_id: &str) -> QueryResult<
         .load(conn)
 }
 
-/// Finished messages per status, from the totals the database's triggers keep as messages
+/// Finished messages per status, from the totals the database's trigger keeps as messages
 /// finish (one row per status and writer shard): never a walk over the account's history.
 fn finished_counts(conn: &mut DbConnection, account_id: &str) -> QueryResult<Vec<(String, i64)>> {
     let shards: Vec<(String, i64)> = message_totals::table

@@ -636,14 +636,11 @@ fn finished_counts(conn: &mut DbConnection, account_id: &str) -> QueryResult<Vec
         .filter(message_totals::account_id.eq(account_id))
         .select((message_totals::status, message_totals::n))
         .load(conn)?;
-    let mut sums: Vec<(String, i64)> = Vec::new();
+    let mut sums: HashMap<String, i64> = HashMap::new();
     for (status, n) in shards {
-        match sums.iter_mut().find(|(s, _)| *s == status) {
-            Some((_, total)) => *total += n,
-            None => sums.push((status, n)),
-        }
+        *sums.entry(status).or_default() += n;
     }
-    Ok(sums)
+    Ok(sums.into_iter().collect())
 }
 
 /// Messages counted in one clock hour (UTC), `hour` as `YYYY-MM-DD HH:00:00`.

@@ -34,6 +34,10 @@ pub struct ClientOptions {
     /// First repeat of an unacknowledged report; doubles up to `report_retry_max_ms`.
     pub report_retry_min_ms: u64,
     pub report_retry_max_ms: u64,
+    /// A new status report waits this long before it is sent, so the reports that follow it
+    /// closely (a short message's `sent` and `delivered`, a burst's outcomes) go in one write,
+    /// are stored by the server in one transaction and acknowledged together. 0 sends at once.
+    pub report_linger_ms: u64,
     pub welcome_timeout_ms: u64,
 }
 
@@ -46,6 +50,7 @@ impl Default for ClientOptions {
             reconnect_max_ms: 30_000,
             report_retry_min_ms: 2_000,
             report_retry_max_ms: 60_000,
+            report_linger_ms: 5,
             welcome_timeout_ms: 15_000,
         }
     }

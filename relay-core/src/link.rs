@@ -196,8 +196,14 @@ async fn serve(
     let mut heartbeat = tokio::time::interval(interval);
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
+    let linger = Duration::from_millis(shared.options.report_linger_ms);
+    // Set when a new report is waiting out the linger; the outbox is not read meanwhile.
+    let mut lingering: Option<Instant> = None;
     loop {
-        let report_due = next_report_instant(shared)?;
+        let report_due = match lingering {
+            Some(until) => until,
+            None => next_report_instant(shared)?,
+        };
         tokio::select! {
             _ = stopped(stop) => return close(ws).await,
             message = ws.next() => {
@@ -235,8 +241,13 @@ async fn serve(
                 send_frame(&mut ws, &DeviceFrame::Heartbeat(heartbeat_frame(shared)?)).await?;
                 ws.send(Message::Ping(Default::default())).await?;
             }
-            _ = shared.outbox_wake().notified() => flush_reports(shared, &mut ws).await?,
-            _ = tokio::time::sleep_until(report_due) => flush_reports(shared, &mut ws).await?,
+            _ = shared.outbox_wake().notified() => {
+                lingering.get_or_insert_with(|| Instant::now() + linger);
+            }
+            _ = tokio::time::sleep_until(report_due) => {
+                lingering = None;
+                flush_reports(shared, &mut ws).await?;
+            }
         }
     }
 }

@@ -5,7 +5,7 @@
 mod support;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use relay_core::protocol::failure;
 use relay_core::protocol::frames::{DeliveryStatus, DeviceFrame, Pacing, SUPPORTED_VERSIONS, ServerFrame};
@@ -238,6 +238,33 @@ async fn a_burst_of_outcomes_reported_together_reaches_the_server_in_order() {
     assert_eq!(state(&phone.store, "req_a"), Some(MessageState::Finished));
     assert_eq!(state(&phone.store, "req_b"), Some(MessageState::Finished));
     eventually("reports acknowledged", || phone.store.pending_reports().unwrap().is_empty()).await;
+    phone.handle.stop().await;
+}
+
+#[tokio::test]
+async fn a_report_lingers_and_the_reports_close_behind_it_go_out_with_it() {
+    let linger = Duration::from_millis(400);
+    let options = ClientOptions { report_linger_ms: 400, ..fast_options() };
+    let mut peer = ProtocolTestPeer::start(TOKEN, None).await;
+    let phone = start_phone(credentials(peer.url(), TOKEN, None), options);
+    let mut conn = peer.next_connection().await;
+    conn.handshake(unlimited()).await;
+    conn.send(send_frame("req_1", 3600)).await;
+    conn.expect_accepted("req_1").await;
+    conn.send(confirm("req_1")).await;
+    phone.transport.wait_calls(1).await;
+
+    let start = Instant::now();
+    phone.transport.sink("req_1").report(TransportResult::Sent);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    phone.transport.sink("req_1").report(TransportResult::Delivered);
+    assert_eq!(conn.expect_status().await, ("req_1".into(), DeliveryStatus::Sent, None));
+    let first = start.elapsed();
+    assert_eq!(conn.expect_status().await, ("req_1".into(), DeliveryStatus::Delivered, None));
+    let second = start.elapsed();
+    assert!(first >= linger, "the first report waits out the linger, went after {first:?}");
+    // Alone, `delivered` would have waited a linger of its own: until 600 ms at the earliest.
+    assert!(second < Duration::from_millis(600), "`delivered` went with `sent`, after {second:?}");
     phone.handle.stop().await;
 }
 

@@ -22,6 +22,8 @@ use crate::webhooks::{self, EventType};
 
 /// How long a new connection may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Frames already read that join one batch at most; the rest wait for the next.
+const MAX_BURST: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
 enum SessionError {
@@ -195,19 +197,32 @@ async fn serve(
     let mut pending: FuturesUnordered<Pending> = FuturesUnordered::new();
     let mut said = Said::default();
     let mut storing = false;
+    let mut ended = None;
     loop {
         if !storing && !said.is_empty() {
             pending.push(store(ctx, std::mem::take(&mut said)));
             storing = true;
         }
+        if let Some(e) = ended.take() {
+            return Err(e);
+        }
         tokio::select! {
             frame = next_frame(session, stream) => {
                 last_heard = Instant::now();
-                match frame? {
-                    DeviceFrame::Hello(_) => return Err(SessionError::Protocol("hello may only come first".into())),
-                    DeviceFrame::Heartbeat(hb) => pending.push(heartbeat(ctx, &hb)),
-                    DeviceFrame::Accepted { request_id } => said.accepted.push(request_id),
-                    DeviceFrame::Status(report) => said.reports.push(report),
+                take(ctx, frame?, &mut said, &mut pending)?;
+                // The frames that came in the same read join this batch: a phone's burst of
+                // reports is stored in one transaction, not its first frame alone.
+                for _ in 0..MAX_BURST {
+                    match ready_frame(session, stream).await {
+                        Ok(Some(frame)) => take(ctx, frame, &mut said, &mut pending)?,
+                        Ok(None) => break,
+                        // The frames before the end are still stored, as they would have
+                        // been had the end come in a read of its own.
+                        Err(e) => {
+                            ended = Some(e);
+                            break;
+                        }
+                    }
                 }
             }
             Some(done) = pending.next(), if !pending.is_empty() => {
@@ -227,6 +242,22 @@ async fn serve(
             }
         }
     }
+}
+
+/// Files one frame from the phone: a heartbeat is stored at once, the others join the batch.
+fn take(
+    ctx: &Ctx,
+    frame: DeviceFrame,
+    said: &mut Said,
+    pending: &mut FuturesUnordered<Pending>,
+) -> Result<(), SessionError> {
+    match frame {
+        DeviceFrame::Hello(_) => return Err(SessionError::Protocol("hello may only come first".into())),
+        DeviceFrame::Heartbeat(hb) => pending.push(heartbeat(ctx, &hb)),
+        DeviceFrame::Accepted { request_id } => said.accepted.push(request_id),
+        DeviceFrame::Status(report) => said.reports.push(report),
+    }
+    Ok(())
 }
 
 /// Starts storing a heartbeat's figures.
@@ -391,19 +422,46 @@ fn device_data(device_id: &str, name: &str, online: bool) -> serde_json::Value {
 
 async fn next_frame(session: &mut Session, stream: &mut AggregatedMessageStream) -> Result<DeviceFrame, SessionError> {
     loop {
-        match stream.recv().await {
-            Some(Ok(AggregatedMessage::Text(text))) => {
-                return serde_json::from_str(&text)
-                    .map_err(|e| SessionError::Protocol(format!("an unreadable frame: {e}")));
-            }
-            Some(Ok(AggregatedMessage::Ping(bytes))) => session.pong(&bytes).await.map_err(|_| SessionError::Closed)?,
-            Some(Ok(AggregatedMessage::Pong(_))) => {}
-            Some(Ok(AggregatedMessage::Binary(_))) => {
-                return Err(SessionError::Protocol("binary frames are not part of the protocol".into()));
-            }
-            Some(Ok(AggregatedMessage::Close(_))) | None => return Err(SessionError::Closed),
-            Some(Err(e)) => return Err(SessionError::Protocol(format!("a broken WebSocket frame: {e}"))),
+        if let Some(frame) = read(session, stream.recv().await).await? {
+            return Ok(frame);
         }
+    }
+}
+
+/// The next frame if one has already arrived, without waiting for the network.
+async fn ready_frame(
+    session: &mut Session,
+    stream: &mut AggregatedMessageStream,
+) -> Result<Option<DeviceFrame>, SessionError> {
+    use futures_util::FutureExt;
+    // Polling the stream once loses nothing when it is not ready: the next poll resumes it.
+    while let Some(message) = stream.recv().now_or_never() {
+        if let Some(frame) = read(session, message).await? {
+            return Ok(Some(frame));
+        }
+    }
+    Ok(None)
+}
+
+/// A protocol frame from one WebSocket message; pings are answered, pongs skipped.
+async fn read(
+    session: &mut Session,
+    message: Option<Result<AggregatedMessage, actix_ws::ProtocolError>>,
+) -> Result<Option<DeviceFrame>, SessionError> {
+    match message {
+        Some(Ok(AggregatedMessage::Text(text))) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| SessionError::Protocol(format!("an unreadable frame: {e}"))),
+        Some(Ok(AggregatedMessage::Ping(bytes))) => {
+            session.pong(&bytes).await.map_err(|_| SessionError::Closed)?;
+            Ok(None)
+        }
+        Some(Ok(AggregatedMessage::Pong(_))) => Ok(None),
+        Some(Ok(AggregatedMessage::Binary(_))) => {
+            Err(SessionError::Protocol("binary frames are not part of the protocol".into()))
+        }
+        Some(Ok(AggregatedMessage::Close(_))) | None => Err(SessionError::Closed),
+        Some(Err(e)) => Err(SessionError::Protocol(format!("a broken WebSocket frame: {e}"))),
     }
 }
 

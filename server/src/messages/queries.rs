@@ -630,7 +630,8 @@ fn in_progress_counts(conn: &mut DbConnection, account_id: &str) -> QueryResult<
 }
 
 /// Finished messages per status, from the totals the database's trigger keeps as messages
-/// finish (one row per status and writer shard): never a walk over the account's history.
+/// finish (one row per status and counting connection, see [`fold_totals`]): never a walk
+/// over the account's history.
 fn finished_counts(conn: &mut DbConnection, account_id: &str) -> QueryResult<Vec<(String, i64)>> {
     let shards: Vec<(String, i64)> = message_totals::table
         .filter(message_totals::account_id.eq(account_id))
@@ -641,6 +642,28 @@ fn finished_counts(conn: &mut DbConnection, account_id: &str) -> QueryResult<Vec
         *sums.entry(status).or_default() += n;
     }
     Ok(sums.into_iter().collect())
+}
+
+/// PostgreSQL: moves the totals counted by connections that have ended into shard 0, so an
+/// account keeps a few rows per status however many connections came and went (a pool
+/// replaces its connections every half hour). Returns the shard-0 rows written. Rows another
+/// transaction holds are left for the next fold, so a fold never waits on a writer; writers
+/// never touch shard 0, and folds write it in account order, so folds of several server
+/// instances wait on one another at most, never in a circle.
+pub fn fold_totals(conn: &mut DbConnection) -> QueryResult<usize> {
+    let DbConnection::Postgres(pg) = conn else { return Ok(0) };
+    diesel::sql_query(
+        "WITH gone AS ( \
+             DELETE FROM message_totals WHERE ctid IN ( \
+                 SELECT ctid FROM message_totals t \
+                 WHERE t.shard <> 0 AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = t.shard) \
+                 FOR UPDATE SKIP LOCKED) \
+             RETURNING account_id, status, n) \
+         INSERT INTO message_totals (account_id, status, shard, n) \
+         SELECT account_id, status, 0, SUM(n) FROM gone GROUP BY account_id, status ORDER BY account_id, status \
+         ON CONFLICT (account_id, status, shard) DO UPDATE SET n = message_totals.n + EXCLUDED.n",
+    )
+    .execute(pg)
 }
 
 /// Messages counted in one clock hour (UTC), `hour` as `YYYY-MM-DD HH:00:00`.

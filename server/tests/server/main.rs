@@ -25,4 +25,5 @@ mod shutdown;
 mod snippets;
 mod statistics;
 mod tls;
+mod totals;
 mod webhooks;

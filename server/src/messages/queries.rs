@@ -507,25 +507,38 @@ pub fn cancel(conn: &mut DbConnection, account_id: &str, id: &str, why: &str) ->
     })
 }
 
+/// The expiry sweep's candidates: live messages past their time (queued, or handed to a
+/// phone that has not acknowledged them), at most a thousand a pass. The first condition is
+/// the `messages_expiring` index's own, written literally so that both databases see that the
+/// index applies (a bound status would hide it): the sweep reads the live messages whose time
+/// has come, not every message ever stored. `$1` is now.
+pub const EXPIRY_DUE_SQL: &str = "SELECT id, device_id, account_id FROM messages \
+     WHERE status IN ('queued', 'dispatched') AND expires_at <= $1 \
+       AND (status = 'queued' OR acked_at IS NULL) \
+     LIMIT 1000";
+
+#[derive(diesel::QueryableByName)]
+struct ExpiryDue {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    id: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    device_id: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    account_id: String,
+}
+
 /// Expires what outlived its TTL before a phone took it. Returns (id, device holding an
 /// unacknowledged copy) for each, so those phones can be told to drop it.
 pub fn expire_due(conn: &mut DbConnection) -> QueryResult<Vec<(String, Option<String>)>> {
     write_transaction(conn, |conn| {
         let now = time::now();
-        let rows: Vec<(String, Option<String>, String)> = messages::table
-            .filter(messages::expires_at.le(now))
-            .filter(
-                messages::status
-                    .eq(Status::Queued.as_str())
-                    .or(messages::status.eq(Status::Dispatched.as_str()).and(messages::acked_at.is_null())),
-            )
-            .select((messages::id, messages::device_id, messages::account_id))
-            .limit(1000)
-            .load(conn)?;
+        let rows: Vec<ExpiryDue> = crate::per_backend!(&mut *conn, |c| diesel::sql_query(EXPIRY_DUE_SQL)
+            .bind::<diesel::sql_types::Timestamp, _>(now)
+            .load(c))?;
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let due: Vec<(String, Option<String>)> = rows.iter().map(|(id, d, _)| (id.clone(), d.clone())).collect();
+        let due: Vec<(String, Option<String>)> = rows.iter().map(|r| (r.id.clone(), r.device_id.clone())).collect();
         let ids: Vec<&String> = due.iter().map(|(id, _)| id).collect();
         diesel::update(messages::table)
             .filter(messages::id.eq_any(ids))
@@ -540,8 +553,8 @@ pub fn expire_due(conn: &mut DbConnection) -> QueryResult<Vec<(String, Option<St
             .execute(conn)?;
         let events: Vec<Event> = due.iter().map(|(id, _)| event(id, Status::Expired, None, now)).collect();
         add_events(conn, &events)?;
-        for (id, _, account_id) in &rows {
-            webhooks::record_message(conn, account_id, EventType::MessageExpired, id)?;
+        for r in &rows {
+            webhooks::record_message(conn, &r.account_id, EventType::MessageExpired, &r.id)?;
         }
         Ok(due)
     })

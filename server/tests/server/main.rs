@@ -24,6 +24,7 @@ mod schemathesis;
 mod shutdown;
 mod snippets;
 mod statistics;
+mod sweeps;
 mod tls;
 mod totals;
 mod webhooks;

@@ -47,6 +47,13 @@ pub fn new_id(kind: IdKind) -> String {
     format!("{}{}", kind.prefix(), id)
 }
 
+/// The lowest id of `kind` that can be made at `at` (UTC): every id made earlier sorts below
+/// it, so `id < first_id_at(kind, t)` picks what was made before `t` from the primary key.
+pub fn first_id_at(kind: IdKind, at: chrono::NaiveDateTime) -> String {
+    let ms = u64::try_from(at.and_utc().timestamp_millis()).unwrap_or(0);
+    format!("{}{}", kind.prefix(), ulid::Ulid::from_parts(ms, 0))
+}
+
 /// A fresh opaque id for tracing one request through the logs.
 pub fn new_trace_id() -> String {
     ulid::Ulid::new().to_string().to_lowercase()
@@ -67,6 +74,17 @@ mod tests {
     fn ids_made_in_the_same_millisecond_keep_their_order() {
         let ids: Vec<String> = (0..2_000).map(|_| new_id(IdKind::Request)).collect();
         assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn the_first_id_at_a_time_divides_the_ids_made_before_it_from_those_after() {
+        let before = new_id(IdKind::WebhookDelivery);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let boundary = first_id_at(IdKind::WebhookDelivery, chrono::Utc::now().naive_utc());
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let after = new_id(IdKind::WebhookDelivery);
+        assert!(before < boundary && boundary < after, "{before} {boundary} {after}");
+        assert!(boundary.starts_with("whd_"));
     }
 
     #[test]

@@ -207,6 +207,10 @@ const PRUNE_BATCH: i64 = 1000;
 pub fn prune(conn: &mut DbConnection) -> QueryResult<usize> {
     let cutoff = time::now() - RETENTION;
     let old: Vec<(String, String)> = webhook_deliveries::table
+        // Implied by the update time below (a delivery is updated after it is made), and what
+        // lets the primary key serve the pass: without it each minute's pass read every
+        // delivery of the retention period, on the writer, to find none old enough.
+        .filter(webhook_deliveries::id.lt(crate::ids::first_id_at(IdKind::WebhookDelivery, cutoff)))
         .filter(webhook_deliveries::status.ne(DeliveryStatus::Pending.as_str()))
         .filter(webhook_deliveries::updated_at.lt(cutoff))
         .select((webhook_deliveries::id, webhook_deliveries::event_id))
@@ -588,11 +592,19 @@ mod tests {
         let pending =
             insert_event(&mut conn, &account.id, EventType::QueueBlocked, serde_json::json!({}), &targets).unwrap();
         let long_ago = now - RETENTION - Duration::days(1);
-        for (event, status, at) in
+        for (second, (event, status, at)) in
             [(&old, "delivered", long_ago), (&recent, "failed", now), (&pending, "pending", long_ago)]
+                .into_iter()
+                .enumerate()
         {
+            // Made just before its last update, as a real delivery is: its id tells its age.
+            let made = crate::ids::first_id_at(IdKind::WebhookDelivery, at - Duration::seconds(second as i64 + 1));
             diesel::update(webhook_deliveries::table.filter(webhook_deliveries::event_id.eq(event)))
-                .set((webhook_deliveries::status.eq(status), webhook_deliveries::updated_at.eq(at)))
+                .set((
+                    webhook_deliveries::id.eq(made),
+                    webhook_deliveries::status.eq(status),
+                    webhook_deliveries::updated_at.eq(at),
+                ))
                 .execute(&mut *conn)
                 .unwrap();
         }

@@ -78,10 +78,30 @@ impl Writer {
         T: Send + 'static,
         E: From<StoreError> + From<diesel::result::Error> + Send + 'static,
     {
+        self.queue(f, true)
+    }
+
+    /// [`Writer::submit`] without the job's savepoint: for a job whose errors leave nothing
+    /// written (see [`super::Db::write_intake_unguarded`]).
+    pub fn submit_unguarded<T, E, F>(&self, f: F) -> impl Future<Output = Result<T, E>> + Send + 'static
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + From<diesel::result::Error> + Send + 'static,
+    {
+        self.queue(f, false)
+    }
+
+    fn queue<T, E, F>(&self, f: F, guarded: bool) -> impl Future<Output = Result<T, E>> + Send + 'static
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + From<diesel::result::Error> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel::<Result<T, E>>();
         let job: Job = Box::new(move |conn| {
             // A nested transaction is a savepoint: this job's failure undoes only its own writes.
-            let result = conn.transaction(f);
+            let result = if guarded { conn.transaction(f) } else { f(conn) };
             Box::new(move |committed: Option<&StoreError>| {
                 let result = match committed {
                     Some(e) => Err(E::from(StoreError::Unavailable(e.to_string()))),

@@ -192,6 +192,30 @@ fn recorded(
     }))
 }
 
+/// On PostgreSQL, takes the Idempotency-Key for this transaction, or says that another
+/// transaction holds it (false). Without it, two instances whose batches inserted the same two
+/// keys in opposite orders (a client retrying through a load balancer) waited on each other's
+/// unique entries until PostgreSQL's deadlock detector failed one of them a second later,
+/// with a 500. A try-lock never waits: a key in flight elsewhere is answered at once with 409,
+/// and the retry is answered as the first request was. SQLite has one writer: nothing else is
+/// in flight.
+fn claim_key(conn: &mut DbConnection, account_id: &str, key: &str) -> Result<bool, ApiError> {
+    use diesel::prelude::*;
+    use sha2::{Digest, Sha256};
+    #[derive(diesel::QueryableByName)]
+    struct Claim {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        claimed: bool,
+    }
+    let DbConnection::Postgres(pg) = conn else { return Ok(true) };
+    let digest = Sha256::digest(format!("idempotency\u{0}{account_id}\u{0}{key}"));
+    let lock = i64::from_be_bytes(digest[..8].try_into().unwrap_or_default());
+    let claim: Claim = diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS claimed")
+        .bind::<diesel::sql_types::BigInt, _>(lock)
+        .get_result(pg)?;
+    Ok(claim.claimed)
+}
+
 fn answer(recorded: Recorded) -> Result<HttpResponse, ApiError> {
     match recorded {
         Recorded::Replay(status, body) => Ok(HttpResponse::build(
@@ -226,7 +250,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
         (status = 202, description = "Queued.", body = QueuedResponse),
         (status = 400, description = "`invalid_request` (a field is named), or `recipient_opted_out`: the number's recipient opted out.", body = relay_protocol::ErrorEnvelope),
         (status = 402, description = "`subscription_expired`: renew the subscription to send again.", body = relay_protocol::ErrorEnvelope),
-        (status = 409, description = "`conflict` (Idempotency-Key reused with another body) or `queue_blocked`.", body = relay_protocol::ErrorEnvelope),
+        (status = 409, description = "`conflict` (Idempotency-Key reused with another body, or still in flight on another request: retry it) or `queue_blocked`.", body = relay_protocol::ErrorEnvelope),
         (status = 422, description = "`invalid_device`: the device is not this account's, or is disabled.", body = relay_protocol::ErrorEnvelope),
     )
 )]
@@ -256,11 +280,13 @@ pub async fn send_message(
             build(&account.id, account.default_region.as_deref(), &request)?
         }
     };
-    // Only reads and new rows: any intake writer may take it (one per Idempotency-Key).
+    // Only reads and new rows: any intake writer may take it (one per Idempotency-Key). Its
+    // one write is `store`, last, which keeps a savepoint of its own where it can fail (the
+    // Idempotency-Key's row): nothing else may be written after it, or before an error.
     let route = idem.as_ref().map(|k| format!("{}\u{0}{k}", sender.caller.account.id));
     let outcome = state
         .db
-        .write_intake(route.as_deref(), move |conn| -> Result<Result<QueuedResponse, Recorded>, ApiError> {
+        .write_intake_unguarded(route.as_deref(), move |conn| -> Result<Result<QueuedResponse, Recorded>, ApiError> {
             // The key and account as they are now: revocation and suspension hold at once.
             // Read with them: whether the account has usable devices, and the opt-out.
             let (account, checks) = auth::recheck_for_send(conn, &key_hash, &message.to_number)?;
@@ -269,10 +295,16 @@ pub async fn send_message(
             if renumbered {
                 message = build(&account.id, account.default_region.as_deref(), &request)?;
             }
-            if let Some(key) = &idem
-                && let Some(r) = recorded(conn, &account.id, key, &body_hash)?
-            {
-                return Ok(Err(r));
+            if let Some(key) = &idem {
+                if !claim_key(conn, &account.id, key)? {
+                    return Err(ApiError::Conflict(
+                        "A request with this Idempotency-Key is being processed right now; retry it in a moment."
+                            .into(),
+                    ));
+                }
+                if let Some(r) = recorded(conn, &account.id, key, &body_hash)? {
+                    return Ok(Err(r));
+                }
             }
             // A named device is checked first: its own answer is more precise than the queue's.
             if let Some(device_id) = &request.device_id {
@@ -329,8 +361,8 @@ fn store(
     response: &QueuedResponse,
 ) -> diesel::QueryResult<()> {
     use diesel::prelude::*;
-    // Without a key there is one insert, already in the job's own savepoint; with one, a
-    // savepoint of its own lets a lost race on the key be answered instead of failing.
+    // Without a key there is one insert, one statement, whole or not at all; with one, a
+    // savepoint lets a lost race on the key be answered instead of failing the batch.
     let Some(key) = idem else { return queries::insert(conn, std::slice::from_ref(message)) };
     write_transaction(conn, |conn| {
         diesel::insert_into(idempotency_keys::table)

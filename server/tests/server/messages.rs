@@ -136,6 +136,59 @@ fn the_same_idempotency_key_replays_and_a_different_body_conflicts(backend: Back
     assert_eq!(list["messages"].as_array().unwrap().len(), 1, "one message, not two");
 }
 
+mod one_idempotency_key_through_two_instances_at_once_stores_one_message {
+    #[test]
+    fn postgres() {
+        super::one_idempotency_key_through_two_instances_at_once_stores_one_message()
+    }
+}
+
+/// A client retrying through a load balancer: the same key and body reach two instances at
+/// the same moment, inside group transactions of sends on both. Each key is stored once;
+/// each answer is the first request's or, while the other instance still holds the key, a
+/// 409 to retry; none is a 500 (two batches inserting two keys in opposite orders used to
+/// deadlock), and the other sends of a batch are stored all the same.
+fn one_idempotency_key_through_two_instances_at_once_stores_one_message() {
+    let db = TestDb::new(Backend::Postgres);
+    let a = create_account(&db, "idem-race@example.com", "unlimited");
+    let servers = [TestServer::start(&db), TestServer::start(&db)];
+    let keys = 40;
+    let answers: Vec<(usize, u16, Value)> = std::thread::scope(|scope| {
+        let sends: Vec<_> = (0..keys)
+            .flat_map(|k| servers.iter().map(move |server| (k, server.http.clone(), server.url.clone())))
+            .map(|(k, http, url)| {
+                let key = a.key.clone();
+                scope.spawn(move || {
+                    let r = http
+                        .post(format!("{url}/v1/messages"))
+                        .bearer_auth(&key)
+                        .header("Idempotency-Key", format!("retry-{k}"))
+                        .header("content-type", "application/json")
+                        .body(json!({"to": "+923001234567", "message": format!("Order {k} shipped")}).to_string())
+                        .send()
+                        .unwrap();
+                    (k, r.status().as_u16(), r.json::<Value>().unwrap())
+                })
+            })
+            .collect();
+        sends.into_iter().map(|s| s.join().unwrap()).collect()
+    });
+    let mut ids = std::collections::HashMap::new();
+    for (k, status, body) in &answers {
+        // The key in flight on the other instance: refused at once, for the client to retry.
+        if *status == 409 {
+            assert_eq!(body["error"]["code"], "conflict", "key {k}: {body}");
+            continue;
+        }
+        assert_eq!(*status, 202, "key {k}: {body}");
+        let id = body["request_id"].as_str().unwrap().to_owned();
+        assert_eq!(ids.entry(*k).or_insert_with(|| id.clone()), &id, "key {k}: one message, one id");
+    }
+    assert_eq!(ids.len(), keys, "every key was accepted by one instance at least");
+    let list = servers[0].get("/v1/messages?limit=100", Some(&a.key)).json();
+    assert_eq!(list["messages"].as_array().unwrap().len(), keys, "{list}");
+}
+
 fn a_paused_queue_refuses_sends_until_resumed(backend: Backend) {
     let db = TestDb::new(backend);
     let a = create_account(&db, "pause@example.com", "standard");

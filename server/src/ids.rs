@@ -80,7 +80,7 @@ mod tests {
     fn the_first_id_at_a_time_divides_the_ids_made_before_it_from_those_after() {
         let before = new_id(IdKind::WebhookDelivery);
         std::thread::sleep(std::time::Duration::from_millis(2));
-        let boundary = first_id_at(IdKind::WebhookDelivery, chrono::Utc::now().naive_utc());
+        let boundary = first_id_at(IdKind::WebhookDelivery, crate::time::now());
         std::thread::sleep(std::time::Duration::from_millis(2));
         let after = new_id(IdKind::WebhookDelivery);
         assert!(before < boundary && boundary < after, "{before} {boundary} {after}");

@@ -180,9 +180,13 @@ async fn upkeep(state: AppState) {
             Ok(n) => tracing::debug!(deliveries = n, "pruned old webhook deliveries"),
             Err(e) => tracing::warn!(error = %e, "could not prune old webhook deliveries"),
         }
-        let folded = state.db.run(|conn| crate::messages::queries::fold_totals(conn).map_err(StoreError::from)).await;
-        if let Err(e) = folded {
-            tracing::warn!(error = %e, "could not fold the finished-message totals of ended connections");
+        // Only PostgreSQL counts per connection; SQLite's one writer keeps a single shard.
+        if state.db.backend() == Backend::Postgres {
+            let folded =
+                state.db.run(|conn| crate::messages::queries::fold_totals(conn).map_err(StoreError::from)).await;
+            if let Err(e) = folded {
+                tracing::warn!(error = %e, "could not fold the finished-message totals of ended connections");
+            }
         }
         let _ = tokio::task::spawn_blocking(return_free_memory).await;
     }

@@ -36,13 +36,16 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(db: Db, public_url: &str) -> Self {
+        let hub = Arc::new(Hub::default());
+        let woken = hub.clone();
+        db.on_queued(move || woken.wake());
         AppState {
             db,
             limits: Arc::new(RateLimits::default()),
             pair_limits: Arc::new(PairLimits::default()),
             last_used: Arc::new(LastUsed::default()),
             key_cache: Arc::new(KeyCache::default()),
-            hub: Arc::new(Hub::default()),
+            hub,
             settings: LinkSettings::default(),
             public_url: public_url.trim_end_matches('/').into(),
             tls_fingerprint: None,

@@ -218,7 +218,9 @@ impl Db {
         // Migrate before the writer opens its connection, so it never sees an old schema.
         migrate(&pool)?;
         let outage = std::sync::Arc::new(Outage::default());
-        let start = |name: &str| Writer::start(Manager { url: url.clone(), backend }, name, outage.clone());
+        let queued = std::sync::Arc::new(writer::QueuedHook::default());
+        let start =
+            |name: &str| Writer::start(Manager { url: url.clone(), backend }, name, outage.clone(), queued.clone());
         let writer = start("relay-db-writer")?;
         let intake = match backend {
             Backend::Sqlite => Vec::new(),
@@ -301,12 +303,13 @@ impl Db {
         self.intake_writer(route).submit(f)
     }
 
-    /// [`Db::write_intake`] for a job that needs no savepoint of its own: one whose only write
-    /// is its last statement, so that any error it returns leaves nothing written. A job's
-    /// savepoint costs two statements, and on PostgreSQL two round trips, beside a send's two.
-    /// Should such a job still meet a database error, PostgreSQL fails the rest of its group
-    /// transaction and the commit: every caller of the batch hears an error, none a false yes.
-    pub fn write_intake_unguarded<T, E, F>(
+    /// [`Db::write_intake`] for a send: a job that needs no savepoint of its own (its only
+    /// write is its last statement, so that any error it returns leaves nothing written) and
+    /// whose commit is signalled through [`Db::on_queued`]. A job's savepoint costs two
+    /// statements, and on PostgreSQL two round trips, beside a send's two. Should such a job
+    /// still meet a database error, PostgreSQL fails the rest of its group transaction and the
+    /// commit: every caller of the batch hears an error, none a false yes.
+    pub fn queue_messages<T, E, F>(
         &self,
         route: Option<&str>,
         f: F,
@@ -316,7 +319,13 @@ impl Db {
         T: Send + 'static,
         E: From<StoreError> + From<diesel::result::Error> + Send + 'static,
     {
-        self.intake_writer(route).submit_unguarded(f)
+        self.intake_writer(route).submit_queueing(f)
+    }
+
+    /// Sets what runs, on a writer's thread, once after each transaction that committed
+    /// sends ([`Db::queue_messages`]): the server wakes its dispatcher there.
+    pub fn on_queued(&self, hook: impl Fn() + Send + Sync + 'static) {
+        self.writer.on_queued(hook);
     }
 
     fn intake_writer(&self, route: Option<&str>) -> &Writer {

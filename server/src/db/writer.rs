@@ -22,7 +22,33 @@ const MAX_BATCH: usize = 512;
 
 /// What a job leaves to do once the transaction's fate is known: answer its caller.
 type Finish = Box<dyn FnOnce(Option<&StoreError>) + Send>;
-type Job = Box<dyn FnOnce(&mut DbConnection) -> Finish + Send>;
+type Run = Box<dyn FnOnce(&mut DbConnection) -> Finish + Send>;
+
+/// A job and whether it queues new work (see [`Writer::submit_queueing`]).
+struct Job {
+    run: Run,
+    queues: bool,
+}
+
+/// Called on the writer's thread once after each transaction that committed new work (before
+/// its callers are answered), however many sends it held: whoever hands work out hears of it once per commit, not once per send
+/// (a send's own wake-up was the dispatcher's thread woken some 30,000 times a second, each
+/// time to find the work the previous wake-up had already found). Set once, by the server.
+#[derive(Default)]
+pub struct QueuedHook(std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>);
+
+impl QueuedHook {
+    /// Sets the hook; a second call is ignored (one hub per database handle).
+    pub fn set(&self, hook: impl Fn() + Send + Sync + 'static) {
+        let _ = self.0.set(Box::new(hook));
+    }
+
+    fn call(&self) {
+        if let Some(hook) = self.0.get() {
+            hook();
+        }
+    }
+}
 
 /// The handle handlers submit writes through.
 #[derive(Clone)]
@@ -31,6 +57,7 @@ pub struct Writer {
     // submitted, and every submitter is already bounded (a request waits for its one write;
     // a phone has at most its window of messages in flight).
     tx: mpsc::UnboundedSender<Job>,
+    queued: Arc<QueuedHook>,
     /// Joined by [`Writer::close`] on the last handle.
     thread: Arc<std::thread::JoinHandle<()>>,
 }
@@ -45,14 +72,22 @@ impl Writer {
     /// Starts the writer thread with its own connection (not one of the pool's).
     /// `outage` hears when the writer lost its connection and when it has a new one: the pool's
     /// connections died the same way and are checked before use for a while.
-    pub(super) fn start(manager: Manager, name: &str, outage: Arc<Outage>) -> Result<Self, StoreError> {
+    /// `queued` is called after each transaction that committed a job of
+    /// [`Writer::submit_queueing`].
+    pub(super) fn start(
+        manager: Manager,
+        name: &str,
+        outage: Arc<Outage>,
+        queued: Arc<QueuedHook>,
+    ) -> Result<Self, StoreError> {
         let conn = open(&manager)?;
         let (tx, rx) = mpsc::unbounded_channel();
+        let hook = queued.clone();
         let thread = std::thread::Builder::new()
             .name(name.into())
-            .spawn(move || run(manager, conn, rx, &outage))
+            .spawn(move || run(manager, conn, rx, &outage, &hook))
             .map_err(|e| StoreError::Unavailable(format!("cannot start the database writer: {e}")))?;
-        Ok(Writer { tx, thread: Arc::new(thread) })
+        Ok(Writer { tx, queued, thread: Arc::new(thread) })
     }
 
     /// Ends the writer and, if this was its last handle, waits until its thread has finished
@@ -61,8 +96,8 @@ impl Writer {
     /// library's exit-time cleanup, which killed the process without a word after its work
     /// was done. With other handles alive it only lets go of this one.
     pub fn close(self) {
-        let Writer { tx, thread } = self;
-        drop(tx);
+        let Writer { tx, thread, queued } = self;
+        drop((tx, queued));
         if let Ok(thread) = Arc::try_unwrap(thread)
             && thread.join().is_err()
         {
@@ -78,28 +113,34 @@ impl Writer {
         T: Send + 'static,
         E: From<StoreError> + From<diesel::result::Error> + Send + 'static,
     {
-        self.queue(f, true)
+        self.queue(f, true, false)
     }
 
-    /// [`Writer::submit`] without the job's savepoint: for a job whose errors leave nothing
-    /// written (see [`super::Db::write_intake_unguarded`]).
-    pub fn submit_unguarded<T, E, F>(&self, f: F) -> impl Future<Output = Result<T, E>> + Send + 'static
+    /// [`Writer::submit`] for a send: without the job's savepoint, for a job whose errors
+    /// leave nothing written (see [`super::Db::queue_messages`]), and calling the
+    /// [`QueuedHook`] once its transaction committed.
+    pub fn submit_queueing<T, E, F>(&self, f: F) -> impl Future<Output = Result<T, E>> + Send + 'static
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<StoreError> + From<diesel::result::Error> + Send + 'static,
     {
-        self.queue(f, false)
+        self.queue(f, false, true)
     }
 
-    fn queue<T, E, F>(&self, f: F, guarded: bool) -> impl Future<Output = Result<T, E>> + Send + 'static
+    /// Sets the hook of every writer of this database (they share it).
+    pub fn on_queued(&self, hook: impl Fn() + Send + Sync + 'static) {
+        self.queued.set(hook);
+    }
+
+    fn queue<T, E, F>(&self, f: F, guarded: bool, queues: bool) -> impl Future<Output = Result<T, E>> + Send + 'static
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<StoreError> + From<diesel::result::Error> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel::<Result<T, E>>();
-        let job: Job = Box::new(move |conn| {
+        let run: Run = Box::new(move |conn| {
             // A nested transaction is a savepoint: this job's failure undoes only its own writes.
             let result = if guarded { conn.transaction(f) } else { f(conn) };
             Box::new(move |committed: Option<&StoreError>| {
@@ -110,7 +151,7 @@ impl Writer {
                 let _ = reply.send(result);
             })
         });
-        let queued = self.tx.send(job).is_ok();
+        let queued = self.tx.send(Job { run, queues }).is_ok();
         async move {
             if !queued {
                 return Err(E::from(stopped()));
@@ -132,7 +173,13 @@ fn open(manager: &Manager) -> Result<DbConnection, StoreError> {
     Ok(conn)
 }
 
-fn run(manager: Manager, mut conn: DbConnection, mut rx: mpsc::UnboundedReceiver<Job>, outage: &Outage) {
+fn run(
+    manager: Manager,
+    mut conn: DbConnection,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+    outage: &Outage,
+    queued: &QueuedHook,
+) {
     let mut jobs: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         jobs.push(first);
@@ -142,7 +189,7 @@ fn run(manager: Manager, mut conn: DbConnection, mut rx: mpsc::UnboundedReceiver
                 Err(_) => break,
             }
         }
-        if let Err(e) = batch(&mut conn, &mut jobs) {
+        if let Err(e) = batch(&mut conn, &mut jobs, queued) {
             tracing::warn!(error = %e, "a group transaction failed");
         }
         jobs.clear();
@@ -154,11 +201,13 @@ fn run(manager: Manager, mut conn: DbConnection, mut rx: mpsc::UnboundedReceiver
     }
 }
 
-/// Runs the jobs in one transaction and answers each. Jobs that were not run are dropped,
-/// which answers their callers with an error.
-fn batch(conn: &mut DbConnection, jobs: &mut Vec<Job>) -> Result<(), StoreError> {
+/// Runs the jobs in one transaction and answers each, after calling the hook if they
+/// committed sends (so that a sender's 202 never comes before the dispatcher heard of its
+/// message). Jobs that were not run are dropped, which answers their callers with an error.
+fn batch(conn: &mut DbConnection, jobs: &mut Vec<Job>, queued: &QueuedHook) -> Result<(), StoreError> {
     begin(conn)?;
-    let finishes: Vec<Finish> = jobs.drain(..).map(|job| job(conn)).collect();
+    let queues = jobs.iter().any(|j| j.queues);
+    let finishes: Vec<Finish> = jobs.drain(..).map(|job| (job.run)(conn)).collect();
     let committed = <DbConnection as Connection>::TransactionManager::commit_transaction(conn);
     let failure = match committed {
         Ok(()) => None,
@@ -167,6 +216,9 @@ fn batch(conn: &mut DbConnection, jobs: &mut Vec<Job>) -> Result<(), StoreError>
             Some(StoreError::from(e))
         }
     };
+    if queues && failure.is_none() {
+        queued.call();
+    }
     for finish in finishes {
         finish(failure.as_ref());
     }
@@ -218,7 +270,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = dir.path().join("relay.db").to_string_lossy().into_owned();
         let manager = Manager { url, backend: Backend::Sqlite };
-        let writer = Writer::start(manager, "wr-close-test", Arc::new(Outage::default())).unwrap();
+        let writer = Writer::start(manager, "wr-close-test", Arc::new(Outage::default()), Arc::default()).unwrap();
         let other = writer.clone();
         // The new thread names itself once it runs.
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
@@ -230,5 +282,70 @@ mod tests {
         assert_eq!(threads_named("wr-close-test"), 1);
         writer.close();
         assert_eq!(threads_named("wr-close-test"), 0, "the thread was joined before close returned");
+    }
+
+    /// Rows of `t` as a new connection sees them: only what was committed.
+    fn committed_rows(url: &str) -> Option<i64> {
+        use diesel::prelude::*;
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = diesel::SqliteConnection::establish(url).ok()?;
+        diesel::sql_query("SELECT count(*) AS n FROM t").get_result::<Count>(&mut conn).ok().map(|c| c.n)
+    }
+
+    fn insert_row(conn: &mut DbConnection) -> Result<(), StoreError> {
+        use diesel::RunQueryDsl;
+        diesel::sql_query("INSERT INTO t VALUES (1)").execute(conn)?;
+        Ok(())
+    }
+
+    #[test]
+    fn the_queued_hook_runs_once_per_transaction_of_sends_after_it_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().join("relay.db").to_string_lossy().into_owned();
+        let manager = Manager { url: url.clone(), backend: Backend::Sqlite };
+        let hook = Arc::new(QueuedHook::default());
+        let writer = Writer::start(manager, "wr-hook-test", Arc::new(Outage::default()), hook.clone()).unwrap();
+        // What each call saw: the rows a fresh connection finds committed at that moment.
+        let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (seen, at) = (calls.clone(), url.clone());
+        writer.on_queued(move || seen.lock().unwrap().push(committed_rows(&at)));
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(async {
+            writer
+                .submit(|conn| {
+                    use diesel::connection::SimpleConnection;
+                    conn.batch_execute("CREATE TABLE t (x INTEGER)").map_err(StoreError::from)
+                })
+                .await
+                .unwrap();
+            // The writer is busy with this one (its batch already taken) while the sends queue
+            // up behind it.
+            let (started, running) = std::sync::mpsc::channel();
+            let busy = writer.submit(move |_| -> Result<(), StoreError> {
+                let _ = started.send(());
+                std::thread::sleep(Duration::from_millis(100));
+                Ok(())
+            });
+            running.recv().unwrap();
+            let sends: Vec<_> = (0..50).map(|_| writer.submit_queueing(insert_row)).collect();
+            busy.await.unwrap();
+            for send in sends {
+                send.await.unwrap();
+            }
+        });
+        assert_eq!(
+            *calls.lock().unwrap(),
+            vec![Some(50)],
+            "one call for the transaction of 50 sends, after its commit"
+        );
+        runtime.block_on(writer.submit(insert_row)).unwrap();
+        assert_eq!(calls.lock().unwrap().len(), 1, "a write that is not a send calls nothing");
+        runtime.block_on(writer.submit_queueing(insert_row)).unwrap();
+        assert_eq!(*calls.lock().unwrap(), vec![Some(50), Some(52)]);
+        writer.close();
     }
 }

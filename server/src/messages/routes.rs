@@ -286,7 +286,7 @@ pub async fn send_message(
     let route = idem.as_ref().map(|k| format!("{}\u{0}{k}", sender.caller.account.id));
     let outcome = state
         .db
-        .write_intake_unguarded(route.as_deref(), move |conn| -> Result<Result<QueuedResponse, Recorded>, ApiError> {
+        .queue_messages(route.as_deref(), move |conn| -> Result<Result<QueuedResponse, Recorded>, ApiError> {
             // The key and account as they are now: revocation and suspension hold at once.
             // Read with them: whether the account has usable devices, and the opt-out.
             let (account, checks) = auth::recheck_for_send(conn, &key_hash, &message.to_number)?;
@@ -344,11 +344,9 @@ pub async fn send_message(
             }
         })
         .await?;
+    // The dispatcher was woken by the writer as the message committed (see `Db::on_queued`).
     match outcome {
-        Ok(response) => {
-            state.hub.wake();
-            Ok(HttpResponse::Accepted().json(response))
-        }
+        Ok(response) => Ok(HttpResponse::Accepted().json(response)),
         Err(recorded) => answer(recorded),
     }
 }

@@ -7,6 +7,8 @@
 //! the transaction committed: a 202 still means "stored". PostgreSQL gains the same way (one
 //! commit, one WAL flush, per batch).
 
+use std::any::Any;
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +21,40 @@ use super::{DbConnection, Manager, Outage, StoreError};
 
 /// Most jobs in one transaction: bounds how long one commit holds the others back.
 const MAX_BATCH: usize = 512;
+
+thread_local! {
+    /// What sends of the running group transaction read through [`shared_read`]; `None`
+    /// outside one (on any thread but a writer's, or between its transactions).
+    static SHARED: std::cell::RefCell<Option<HashMap<String, Box<dyn Any>>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// `read()`, or what an earlier send of the same group transaction read under `key` if only
+/// sends ran since: a send inserts new rows and changes nothing another send reads (its key,
+/// account, devices, opt-outs), so within one transaction the first send's read holds for
+/// the rest. Any other job (a revocation, a pause, a device change) forgets it first, and
+/// nothing is kept from one transaction to the next: a request that began after a
+/// revocation answered lands in a later transaction, which reads afresh. Outside a writer's
+/// transaction this is just `read()`.
+pub fn shared_read<T: Clone + 'static, E>(key: &str, read: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+    let known = SHARED
+        .with_borrow(|shared| shared.as_ref().and_then(|m| m.get(key)).and_then(|v| v.downcast_ref::<T>()).cloned());
+    if let Some(value) = known {
+        return Ok(value);
+    }
+    let value = read()?;
+    SHARED.with_borrow_mut(|shared| {
+        if let Some(m) = shared {
+            m.insert(key.to_owned(), Box::new(value.clone()));
+        }
+    });
+    Ok(value)
+}
+
+/// Starts (`Some`), clears or ends (`None`) what sends share.
+fn share(state: Option<HashMap<String, Box<dyn Any>>>) {
+    SHARED.set(state);
+}
 
 /// What a job leaves to do once the transaction's fate is known: answer its caller.
 type Finish = Box<dyn FnOnce(Option<&StoreError>) + Send>;
@@ -207,7 +243,21 @@ fn run(
 fn batch(conn: &mut DbConnection, jobs: &mut Vec<Job>, queued: &QueuedHook) -> Result<(), StoreError> {
     begin(conn)?;
     let queues = jobs.iter().any(|j| j.queues);
-    let finishes: Vec<Finish> = jobs.drain(..).map(|job| (job.run)(conn)).collect();
+    share(Some(HashMap::new()));
+    let finishes: Vec<Finish> = jobs
+        .drain(..)
+        .map(|job| {
+            if !job.queues {
+                share(Some(HashMap::new()));
+            }
+            let finish = (job.run)(conn);
+            if !job.queues {
+                share(Some(HashMap::new()));
+            }
+            finish
+        })
+        .collect();
+    share(None);
     let committed = <DbConnection as Connection>::TransactionManager::commit_transaction(conn);
     let failure = match committed {
         Ok(()) => None,
@@ -282,6 +332,49 @@ mod tests {
         assert_eq!(threads_named("wr-close-test"), 1);
         writer.close();
         assert_eq!(threads_named("wr-close-test"), 0, "the thread was joined before close returned");
+    }
+
+    #[test]
+    fn sends_of_one_transaction_share_a_read_until_another_job_runs() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().join("relay.db").to_string_lossy().into_owned();
+        let manager = Manager { url, backend: Backend::Sqlite };
+        let writer = Writer::start(manager, "wr-share-test", Arc::new(Outage::default()), Arc::default()).unwrap();
+        let reads = Arc::new(AtomicUsize::new(0));
+        let send = |reads: &Arc<AtomicUsize>| {
+            let reads = reads.clone();
+            writer.submit_queueing(move |_| {
+                shared_read("key", || Ok::<_, StoreError>(reads.fetch_add(1, Ordering::SeqCst) + 1))
+            })
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let (started, running) = std::sync::mpsc::channel();
+        let busy = writer.submit(move |_| -> Result<(), StoreError> {
+            let _ = started.send(());
+            std::thread::sleep(Duration::from_millis(100));
+            Ok(())
+        });
+        running.recv().unwrap();
+        // One transaction: three sends, another job, two sends.
+        let first: Vec<_> = (0..3).map(|_| send(&reads)).collect();
+        let other = writer.submit(|_| Ok::<_, StoreError>(()));
+        let then: Vec<_> = (0..2).map(|_| send(&reads)).collect();
+        let seen = runtime.block_on(async {
+            busy.await.unwrap();
+            other.await.unwrap();
+            let mut seen = Vec::new();
+            for s in first.into_iter().chain(then) {
+                seen.push(s.await.unwrap());
+            }
+            seen
+        });
+        assert_eq!(seen, vec![1, 1, 1, 2, 2], "read once, and again after the other job");
+        // A later transaction reads afresh; so does any other thread.
+        assert_eq!(runtime.block_on(send(&reads)).unwrap(), 3);
+        assert_eq!(shared_read("key", || Ok::<_, StoreError>(40)).unwrap(), 40);
+        assert_eq!(shared_read("key", || Ok::<_, StoreError>(41)).unwrap(), 41);
+        writer.close();
     }
 
     /// Rows of `t` as a new connection sees them: only what was committed.

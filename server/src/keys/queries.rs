@@ -62,7 +62,7 @@ pub fn find_live_by_hash(conn: &mut DbConnection, key_hash: &str) -> QueryResult
         .optional()
 }
 
-/// What a send needs to know besides its key and account, read with them in one statement.
+/// What a send needs to know besides its key and account.
 #[derive(Debug, Clone, Copy)]
 pub struct SendChecks {
     /// The account has a paired device that is enabled and not degraded.
@@ -86,32 +86,69 @@ pub struct SendAccount {
     pub queue_pause_reason: Option<String>,
 }
 
-/// The live key's account with a send's checks for `to`: one round trip instead of four on
-/// the path every message takes.
+/// What a send reads of its key's account, the same for every number.
+#[derive(Debug, Clone)]
+pub struct SendAccountChecks {
+    pub account: SendAccount,
+    pub usable_device: bool,
+    pub paired_device: bool,
+    /// Whether any recipient of the account opted out: when none did, no number is looked up.
+    pub any_opted_out: bool,
+}
+
+/// The live key's account with a send's checks for `to`. The account's part is read once per
+/// group transaction for all its sends ([`crate::db::writer::shared_read`]); the number is
+/// looked up only when the account has opted-out recipients at all.
 pub fn find_for_send(
     conn: &mut DbConnection,
     key_hash: &str,
     to: &str,
 ) -> QueryResult<Option<(SendAccount, SendChecks)>> {
+    let Some(found) = crate::db::writer::shared_read(key_hash, || find_send_account(conn, key_hash))? else {
+        return Ok(None);
+    };
+    let opted_out = found.any_opted_out && is_opted_out(conn, &found.account.id, to)?;
+    let checks = SendChecks { usable_device: found.usable_device, paired_device: found.paired_device, opted_out };
+    Ok(Some((found.account, checks)))
+}
+
+/// The live key's account and what a send needs to know of it, in one statement.
+pub fn find_send_account(conn: &mut DbConnection, key_hash: &str) -> QueryResult<Option<SendAccountChecks>> {
     use crate::db::schema::{devices, recipients};
     use diesel::dsl::exists;
     let paired = || devices::table.filter(devices::account_id.eq(accounts::id)).filter(devices::unpaired_at.is_null());
     let usable = paired().filter(devices::enabled.eq(true)).filter(devices::degraded_at.is_null());
-    let opted_out = recipients::table
+    // Served by the partial index `recipients_opted_out`.
+    let any_opted_out = recipients::table
         .filter(recipients::account_id.eq(accounts::id))
-        .filter(recipients::phone.eq(to))
         .filter(recipients::opted_out_at.is_not_null());
     let query = api_keys::table
         .inner_join(accounts::table)
         .filter(api_keys::key_hash.eq(key_hash))
         .filter(api_keys::revoked_at.is_null());
     let found: Option<(SendAccount, bool, bool, bool)> = crate::per_backend!(conn, |c| query
-        .select((SendAccount::as_select(), exists(usable), exists(paired()), exists(opted_out)))
+        .select((SendAccount::as_select(), exists(usable), exists(paired()), exists(any_opted_out)))
         .first(c)
         .optional())?;
-    Ok(found.map(|(account, usable_device, paired_device, opted_out)| {
-        (account, SendChecks { usable_device, paired_device, opted_out })
+    Ok(found.map(|(account, usable_device, paired_device, any_opted_out)| SendAccountChecks {
+        account,
+        usable_device,
+        paired_device,
+        any_opted_out,
     }))
+}
+
+/// Whether `phone` is an opted-out recipient of the account.
+fn is_opted_out(conn: &mut DbConnection, account_id: &str, phone: &str) -> QueryResult<bool> {
+    use crate::db::schema::recipients;
+    use diesel::dsl::exists;
+    let query = diesel::select(exists(
+        recipients::table
+            .filter(recipients::account_id.eq(account_id))
+            .filter(recipients::phone.eq(phone))
+            .filter(recipients::opted_out_at.is_not_null()),
+    ));
+    crate::per_backend!(conn, |c| query.get_result(c))
 }
 
 /// Writes the last-used times gathered in memory, in one transaction.

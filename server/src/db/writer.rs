@@ -67,9 +67,10 @@ struct Job {
 }
 
 /// Called on the writer's thread once after each transaction that committed new work (before
-/// its callers are answered), however many sends it held: whoever hands work out hears of it once per commit, not once per send
-/// (a send's own wake-up was the dispatcher's thread woken some 30,000 times a second, each
-/// time to find the work the previous wake-up had already found). Set once, by the server.
+/// its callers are answered), however many sends it held: whoever hands work out hears of it
+/// once per commit, not once per send (a send's own wake-up was the dispatcher's thread woken
+/// some 30,000 times a second, each time to find what the previous wake-up had found). Set
+/// once, by the server.
 #[derive(Default)]
 pub struct QueuedHook(std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>);
 

@@ -6,6 +6,7 @@ use crate::accounts::Account;
 use crate::db::DbConnection;
 use crate::db::schema::{accounts, api_keys};
 use crate::ids::{IdKind, new_id};
+use crate::recipients::queries as recipients;
 use crate::time;
 
 pub fn create(conn: &mut DbConnection, account_id: &str, name: &str) -> QueryResult<CreatedKey> {
@@ -107,13 +108,13 @@ pub fn find_for_send(
     let Some(found) = crate::db::writer::shared_read(key_hash, || find_send_account(conn, key_hash))? else {
         return Ok(None);
     };
-    let opted_out = found.any_opted_out && is_opted_out(conn, &found.account.id, to)?;
+    let opted_out = found.any_opted_out && recipients::is_opted_out(conn, &found.account.id, to)?;
     let checks = SendChecks { usable_device: found.usable_device, paired_device: found.paired_device, opted_out };
     Ok(Some((found.account, checks)))
 }
 
 /// The live key's account and what a send needs to know of it, in one statement.
-pub fn find_send_account(conn: &mut DbConnection, key_hash: &str) -> QueryResult<Option<SendAccountChecks>> {
+fn find_send_account(conn: &mut DbConnection, key_hash: &str) -> QueryResult<Option<SendAccountChecks>> {
     use crate::db::schema::{devices, recipients};
     use diesel::dsl::exists;
     let paired = || devices::table.filter(devices::account_id.eq(accounts::id)).filter(devices::unpaired_at.is_null());
@@ -136,19 +137,6 @@ pub fn find_send_account(conn: &mut DbConnection, key_hash: &str) -> QueryResult
         paired_device,
         any_opted_out,
     }))
-}
-
-/// Whether `phone` is an opted-out recipient of the account.
-fn is_opted_out(conn: &mut DbConnection, account_id: &str, phone: &str) -> QueryResult<bool> {
-    use crate::db::schema::recipients;
-    use diesel::dsl::exists;
-    let query = diesel::select(exists(
-        recipients::table
-            .filter(recipients::account_id.eq(account_id))
-            .filter(recipients::phone.eq(phone))
-            .filter(recipients::opted_out_at.is_not_null()),
-    ));
-    crate::per_backend!(conn, |c| query.get_result(c))
 }
 
 /// Writes the last-used times gathered in memory, in one transaction.

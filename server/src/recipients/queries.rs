@@ -3,7 +3,6 @@
 use std::collections::HashSet;
 
 use chrono::NaiveDateTime;
-use diesel::dsl::count_star;
 use diesel::prelude::*;
 
 use super::models::{COLUMNS, Recipient, WIDTH};
@@ -36,13 +35,14 @@ pub fn id_by_phone(conn: &mut DbConnection, account_id: &str, phone: &str) -> Qu
 
 /// Whether the number belongs to an opted-out recipient: one lookup on the unique index.
 pub fn is_opted_out(conn: &mut DbConnection, account_id: &str, phone: &str) -> QueryResult<bool> {
-    let n: i64 = recipients::table
-        .filter(recipients::account_id.eq(account_id))
-        .filter(recipients::phone.eq(phone))
-        .filter(recipients::opted_out_at.is_not_null())
-        .select(count_star())
-        .first(conn)?;
-    Ok(n > 0)
+    // On the backend's own connection: a send asks this whenever its account has opt-outs.
+    let query = diesel::select(diesel::dsl::exists(
+        recipients::table
+            .filter(recipients::account_id.eq(account_id))
+            .filter(recipients::phone.eq(phone))
+            .filter(recipients::opted_out_at.is_not_null()),
+    ));
+    crate::per_backend!(conn, |c| query.get_result(c))
 }
 
 /// Every opted-out number of the account.

@@ -32,43 +32,26 @@ fn the_expiry_sweep_reads_the_live_messages_through_their_index(backend: Backend
     let db = TestDb::new(backend);
     let store = relay_server::db::Db::open(&db.url).unwrap();
     let mut conn = store.conn().unwrap();
-    let plan: Vec<String> = match &mut *conn {
-        DbConnection::Sqlite(c) => diesel::sql_query(format!("EXPLAIN QUERY PLAN {EXPIRY_DUE_SQL}"))
-            .load::<SqliteStep>(c)
-            .unwrap()
-            .into_iter()
-            .map(|s| s.detail)
-            .collect(),
-        DbConnection::Postgres(c) => {
-            // An empty table is cheaper to read whole, and the planner would: forbid that, so
-            // the plan says whether the index can serve this query at all.
-            c.batch_execute(&format!("SET enable_seqscan = off; PREPARE sweep(timestamp) AS {EXPIRY_DUE_SQL}"))
-                .unwrap();
-            diesel::sql_query("EXPLAIN EXECUTE sweep(now()::timestamp)")
-                .load::<PostgresLine>(c)
-                .unwrap()
-                .into_iter()
-                .map(|l| l.line)
-                .collect()
-        }
-    };
+    let plan = plan_of(&mut conn, EXPIRY_DUE_SQL, ("timestamp", "now()::timestamp"));
     assert!(plan.iter().any(|step| step.contains("messages_expiring")), "the sweep's plan: {plan:#?}");
 }
 
-/// The plan of `sql` (PostgreSQL: prepared as `$1` text, sequential scans off so that the plan
-/// says whether an index can serve the query at all, not what an empty table costs).
-fn plan_of(conn: &mut DbConnection, sql: &str) -> Vec<String> {
+/// The plan of `sql`, whose one parameter is `$1`. PostgreSQL prepares it with `param`'s
+/// type and explains it for `param`'s value, with sequential scans off: an empty table is
+/// cheaper to read whole, and the planner would, so only then does the plan say whether the
+/// index can serve the query at all. SQLite plans it with `$1` unbound.
+fn plan_of(conn: &mut DbConnection, sql: &str, param: (&str, &str)) -> Vec<String> {
+    let (param_type, value) = param;
     match conn {
-        DbConnection::Sqlite(c) => diesel::sql_query(format!("EXPLAIN QUERY PLAN {}", sql.replace("$1", "?")))
-            .bind::<Text, _>("acc_1")
+        DbConnection::Sqlite(c) => diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
             .load::<SqliteStep>(c)
             .unwrap()
             .into_iter()
             .map(|s| s.detail)
             .collect(),
         DbConnection::Postgres(c) => {
-            c.batch_execute(&format!("SET enable_seqscan = off; PREPARE asked(text) AS {sql}")).unwrap();
-            diesel::sql_query("EXPLAIN EXECUTE asked('acc_1')")
+            c.batch_execute(&format!("SET enable_seqscan = off; PREPARE asked({param_type}) AS {sql}")).unwrap();
+            diesel::sql_query(format!("EXPLAIN EXECUTE asked({value})"))
                 .load::<PostgresLine>(c)
                 .unwrap()
                 .into_iter()
@@ -88,6 +71,6 @@ fn whether_an_account_has_opt_outs_is_answered_by_their_index(backend: Backend) 
     let mut conn = store.conn().unwrap();
     let sql = "SELECT accounts.id, EXISTS (SELECT 1 FROM recipients WHERE recipients.account_id = accounts.id \
                AND recipients.opted_out_at IS NOT NULL) AS any_opted_out FROM accounts WHERE accounts.id = $1";
-    let plan = plan_of(&mut conn, sql);
+    let plan = plan_of(&mut conn, sql, ("text", "'acc_1'"));
     assert!(plan.iter().any(|step| step.contains("recipients_opted_out")), "the question's plan: {plan:#?}");
 }

@@ -56,6 +56,59 @@ fn share(state: Option<HashMap<String, Box<dyn Any>>>) {
     SHARED.set(state);
 }
 
+thread_local! {
+    /// Whether a send's job of a group transaction is running on this thread (see [`defer`]).
+    static DEFERRING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The rows sends deferred, per row type, not yet inserted.
+    static DEFERRED: std::cell::RefCell<Vec<Box<dyn Deferred>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Leaves `row` for the writer to insert together with the rows of the same type that the
+/// other sends of its group transaction leave: one call of `insert` for all of them, made
+/// before the next job that is not a send runs, and before the commit. On PostgreSQL that is
+/// one statement where there was one round trip per send. If it fails, the whole group
+/// transaction fails and every caller in it hears an error, none a false yes. Only a send's
+/// job defers (elsewhere the row comes straight back, to be inserted at once), and its
+/// insert must be its last write, as [`super::Db::queue_messages`] asks anyway: nothing it
+/// does afterwards may depend on the row being there. `insert` is the first one given for
+/// the type in the transaction.
+pub fn defer<T: 'static>(row: T, insert: fn(&mut DbConnection, &[T]) -> QueryResult<()>) -> Option<T> {
+    if !DEFERRING.get() {
+        return Some(row);
+    }
+    DEFERRED.with_borrow_mut(|deferred| match deferred.iter_mut().find_map(|d| d.rows().downcast_mut::<Vec<T>>()) {
+        Some(rows) => rows.push(row),
+        None => deferred.push(Box::new(Rows { rows: vec![row], insert })),
+    });
+    None
+}
+
+/// Rows of one type that sends deferred, and how to insert them.
+struct Rows<T> {
+    rows: Vec<T>,
+    insert: fn(&mut DbConnection, &[T]) -> QueryResult<()>,
+}
+
+trait Deferred {
+    fn rows(&mut self) -> &mut dyn Any;
+    fn insert(self: Box<Self>, conn: &mut DbConnection) -> QueryResult<()>;
+}
+
+impl<T: 'static> Deferred for Rows<T> {
+    fn rows(&mut self) -> &mut dyn Any {
+        &mut self.rows
+    }
+
+    fn insert(self: Box<Self>, conn: &mut DbConnection) -> QueryResult<()> {
+        (self.insert)(conn, &self.rows)
+    }
+}
+
+/// Inserts every row the sends so far deferred.
+fn insert_deferred(conn: &mut DbConnection) -> QueryResult<()> {
+    DEFERRED.take().into_iter().try_for_each(|d| d.insert(conn))
+}
+
 /// What a job leaves to do once the transaction's fate is known: answer its caller.
 type Finish = Box<dyn FnOnce(Option<&StoreError>) + Send>;
 type Run = Box<dyn FnOnce(&mut DbConnection) -> Finish + Send>;
@@ -244,22 +297,31 @@ fn run(
 fn batch(conn: &mut DbConnection, jobs: &mut Vec<Job>, queued: &QueuedHook) -> Result<(), StoreError> {
     begin(conn)?;
     let queues = jobs.iter().any(|j| j.queues);
+    let mut finishes: Vec<Finish> = Vec::with_capacity(jobs.len());
+    let mut failed = None;
     share(Some(HashMap::new()));
-    let finishes: Vec<Finish> = jobs
-        .drain(..)
-        .map(|job| {
-            if !job.queues {
-                share(Some(HashMap::new()));
-            }
-            let finish = (job.run)(conn);
-            if !job.queues {
-                share(Some(HashMap::new()));
-            }
-            finish
-        })
-        .collect();
+    for job in jobs.drain(..) {
+        if job.queues {
+            DEFERRING.set(true);
+            finishes.push((job.run)(conn));
+            DEFERRING.set(false);
+            continue;
+        }
+        // Any other job finds the sends before it stored, and reads afresh.
+        if let Err(e) = insert_deferred(conn) {
+            failed = Some(e);
+            break;
+        }
+        share(Some(HashMap::new()));
+        finishes.push((job.run)(conn));
+        share(Some(HashMap::new()));
+    }
     share(None);
-    let committed = <DbConnection as Connection>::TransactionManager::commit_transaction(conn);
+    let failed = match failed {
+        Some(e) => Err(e),
+        None => insert_deferred(conn),
+    };
+    let committed = failed.and_then(|()| <DbConnection as Connection>::TransactionManager::commit_transaction(conn));
     let failure = match committed {
         Ok(()) => None,
         Err(e) => {

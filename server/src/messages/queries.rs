@@ -1,7 +1,7 @@
 //! Message storage: every state change is one conditional UPDATE (so two actors can never both
 //! win) plus its event row, in one transaction.
 
-use crate::db::cached::cached_list;
+use crate::db::cached::{MAX_CACHED_LIST, cached_list};
 use std::collections::{HashMap, HashSet};
 
 use chrono::{Duration, NaiveDateTime};
@@ -63,10 +63,21 @@ fn add_events(conn: &mut DbConnection, events: &[Event]) -> QueryResult<()> {
 
 /// Inserts new messages. Their first event, `queued` at `queued_at`, is not stored: the row
 /// already says it, and a send (or a bulk of 100,000) then writes one row per message, not two.
+///
+/// PostgreSQL takes up to [`MAX_CACHED_LIST`] rows per statement (a round trip each, and a
+/// prepared statement per count of rows); SQLite, in process, one cached statement per row.
 pub fn insert(conn: &mut DbConnection, batch: &[Message]) -> QueryResult<()> {
-    for m in batch {
-        let insert = diesel::insert_into(messages::table).values(m);
-        crate::per_backend!(&mut *conn, |c| insert.execute(c))?;
+    match conn {
+        DbConnection::Postgres(c) => {
+            for rows in batch.chunks(MAX_CACHED_LIST) {
+                cached_list(diesel::insert_into(messages::table).values(rows), rows.len()).execute(c)?;
+            }
+        }
+        DbConnection::Sqlite(c) => {
+            for m in batch {
+                diesel::insert_into(messages::table).values(m).execute(c)?;
+            }
+        }
     }
     Ok(())
 }

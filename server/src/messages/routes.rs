@@ -332,7 +332,7 @@ pub async fn send_message(
                 segments: message.segments,
                 encoding: if message.encoding == "ucs2" { Encoding::Ucs2 } else { Encoding::Gsm7 },
             };
-            let stored = store(conn, &message, idem.as_deref(), &body_hash, &response);
+            let stored = store(conn, message, idem.as_deref(), &body_hash, &response);
             match stored {
                 Ok(()) => Ok(Ok(response)),
                 // Another server instance stored the same key a moment ago: answer as it did.
@@ -353,15 +353,21 @@ pub async fn send_message(
 
 fn store(
     conn: &mut DbConnection,
-    message: &Message,
+    message: Message,
     idem: Option<&str>,
     body_hash: &str,
     response: &QueuedResponse,
 ) -> diesel::QueryResult<()> {
     use diesel::prelude::*;
-    // Without a key there is one insert, one statement, whole or not at all; with one, a
-    // savepoint lets a lost race on the key be answered instead of failing the batch.
-    let Some(key) = idem else { return queries::insert(conn, std::slice::from_ref(message)) };
+    // Without a key the insert is the send's only write, and the writer makes one statement
+    // of its transaction's sends (`writer::defer`); with one, a savepoint lets a lost race on
+    // the key be answered instead of failing the batch.
+    let Some(key) = idem else {
+        return match crate::db::writer::defer(message, queries::insert) {
+            None => Ok(()),
+            Some(message) => queries::insert(conn, std::slice::from_ref(&message)),
+        };
+    };
     write_transaction(conn, |conn| {
         diesel::insert_into(idempotency_keys::table)
             .values((
@@ -373,7 +379,7 @@ fn store(
                 idempotency_keys::created_at.eq(message.queued_at),
             ))
             .execute(conn)?;
-        queries::insert(conn, std::slice::from_ref(message))
+        queries::insert(conn, std::slice::from_ref(&message))
     })
 }
 

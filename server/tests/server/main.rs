@@ -12,6 +12,7 @@ mod console;
 mod demo;
 mod errors;
 mod frames;
+mod group_commit;
 mod isolation;
 mod messages;
 mod metrics;

@@ -235,7 +235,9 @@ fn claim(
         .limit(w.limit)
         .select(messages::id);
     // Instances dispatching for phones of the same account skip each other's rows
-    // instead of queueing behind their locks.
+    // instead of queueing behind their locks. (Not a subquery of the UPDATE below:
+    // PostgreSQL may run such a subquery again for each row it updates, and each run skips
+    // the rows the previous ones took, so more than `limit` rows would be handed out.)
     let ids: Vec<String> = match conn {
         DbConnection::Postgres(c) => queued.for_update().skip_locked().load(c)?,
         DbConnection::Sqlite(c) => queued.load(c)?,
@@ -244,6 +246,7 @@ fn claim(
     if ids.is_empty() {
         return Ok(Some((Vec::new(), found_all)));
     }
+    // Handed to the device and read back in the same statement.
     let claim = diesel::update(messages::table)
         .filter(messages::id.eq_any(&ids))
         .filter(messages::status.eq(Status::Queued.as_str()))
@@ -254,13 +257,10 @@ fn claim(
             messages::acked_at.eq(None::<NaiveDateTime>),
             messages::attempts.eq(messages::attempts + 1),
             messages::updated_at.eq(now),
-        ))
-        .returning(messages::id);
-    let claimed_ids: Vec<String> = crate::per_backend!(&mut *conn, |c| cached_list(claim, ids.len()).get_results(c))?;
-    let rows = messages::table.filter(messages::id.eq_any(&claimed_ids));
-    let n = claimed_ids.len();
+        ));
     let mut claimed: Vec<Message> =
-        crate::per_backend!(&mut *conn, |c| cached_list(rows.select(Message::as_select()), n).load(c))?;
+        crate::per_backend!(&mut *conn, |c| cached_list(claim.returning(Message::as_returning()), ids.len())
+            .get_results(c))?;
     let events: Vec<Event> =
         claimed.iter().map(|m| event(&m.id, Status::Dispatched, Some(format!("to device {device_id}")), now)).collect();
     add_events(conn, &events)?;

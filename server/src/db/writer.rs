@@ -5,7 +5,8 @@
 //! previous transaction commits are run together in the next one. Each job runs in its own
 //! savepoint, so one job's error undoes only that job, and its caller hears back only after
 //! the transaction committed: a 202 still means "stored". PostgreSQL gains the same way (one
-//! commit, one WAL flush, per batch).
+//! commit, one WAL flush, per batch). A job alone in its transaction runs without a savepoint,
+//! and its failure rolls the transaction back.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -111,7 +112,9 @@ fn insert_deferred(conn: &mut DbConnection) -> QueryResult<()> {
 
 /// What a job leaves to do once the transaction's fate is known: answer its caller.
 type Finish = Box<dyn FnOnce(Option<&StoreError>) + Send>;
-type Run = Box<dyn FnOnce(&mut DbConnection) -> Finish + Send>;
+/// Runs a job, told whether it is alone in its transaction; answers how to finish it and
+/// whether it failed.
+type Run = Box<dyn FnOnce(&mut DbConnection, bool) -> (Finish, bool) + Send>;
 
 /// A job and whether it queues new work (see [`Writer::submit_queueing`]).
 struct Job {
@@ -230,16 +233,20 @@ impl Writer {
         E: From<StoreError> + From<diesel::result::Error> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel::<Result<T, E>>();
-        let run: Run = Box::new(move |conn| {
-            // A nested transaction is a savepoint: this job's failure undoes only its own writes.
-            let result = if guarded { conn.transaction(f) } else { f(conn) };
-            Box::new(move |committed: Option<&StoreError>| {
+        let run: Run = Box::new(move |conn, alone| {
+            // A nested transaction is a savepoint: this job's failure undoes only its own
+            // writes. Alone in its transaction a job needs none (on PostgreSQL a savepoint is
+            // two more round trips): if it fails, the whole transaction is rolled back.
+            let result = if guarded && !alone { conn.transaction(f) } else { f(conn) };
+            let failed = result.is_err();
+            let finish: Finish = Box::new(move |committed: Option<&StoreError>| {
                 let result = match committed {
                     Some(e) => Err(E::from(StoreError::Unavailable(e.to_string()))),
                     None => result,
                 };
                 let _ = reply.send(result);
-            })
+            });
+            (finish, failed)
         });
         let queued = self.tx.send(Job { run, queues }).is_ok();
         async move {
@@ -297,26 +304,39 @@ fn run(
 fn batch(conn: &mut DbConnection, jobs: &mut Vec<Job>, queued: &QueuedHook) -> Result<(), StoreError> {
     begin(conn)?;
     let queues = jobs.iter().any(|j| j.queues);
+    let alone = jobs.len() == 1;
     let mut finishes: Vec<Finish> = Vec::with_capacity(jobs.len());
-    let mut failed = None;
+    let (mut failed, mut lone_failed) = (None, false);
     share(Some(HashMap::new()));
     for job in jobs.drain(..) {
-        if job.queues {
+        let (finish, job_failed) = if job.queues {
             DEFERRING.set(true);
-            finishes.push((job.run)(conn));
+            let ran = (job.run)(conn, alone);
             DEFERRING.set(false);
-            continue;
-        }
-        // Any other job finds the sends before it stored, and reads afresh.
-        if let Err(e) = insert_deferred(conn) {
-            failed = Some(e);
-            break;
-        }
-        share(Some(HashMap::new()));
-        finishes.push((job.run)(conn));
-        share(Some(HashMap::new()));
+            ran
+        } else {
+            // Any other job finds the sends before it stored, and reads afresh.
+            if let Err(e) = insert_deferred(conn) {
+                failed = Some(e);
+                break;
+            }
+            share(Some(HashMap::new()));
+            let ran = (job.run)(conn, alone);
+            share(Some(HashMap::new()));
+            ran
+        };
+        finishes.push(finish);
+        lone_failed = alone && job_failed;
     }
     share(None);
+    if lone_failed {
+        // The job ran without a savepoint: nothing of it may stay, and its own error is its
+        // answer.
+        DEFERRED.take();
+        let _ = <DbConnection as Connection>::TransactionManager::rollback_transaction(conn);
+        finishes.into_iter().for_each(|finish| finish(None));
+        return Ok(());
+    }
     let failed = match failed {
         Some(e) => Err(e),
         None => insert_deferred(conn),

@@ -155,34 +155,34 @@ pub struct Wanted {
 }
 
 /// Claims for every device of a dispatch round, in the order given (least loaded first), in
-/// one transaction; answers one list per device, in the same order.
+/// the caller's transaction (the dispatcher's writer job, undone whole on an error: by its
+/// savepoint, or by a rollback when it is alone); answers one list per device, in the same
+/// order.
 ///
 /// Once a device's claim finds fewer messages than it asked for, its account has no general
 /// work left, only messages meant for a named device can remain: one query finds which
 /// devices those are, and the account's other devices are not asked at all. So a round over
 /// a thousand idle phones of one account costs three queries, not two thousand.
 pub fn claim_round(conn: &mut DbConnection, instance: &str, wanted: &[Wanted]) -> QueryResult<Vec<Vec<Message>>> {
-    write_transaction(conn, |conn| {
-        let now = time::now();
-        // Per account whose general queue ran dry: the devices with work meant for them.
-        let mut dry: HashMap<&str, HashSet<String>> = HashMap::new();
-        let mut out = Vec::with_capacity(wanted.len());
-        for w in wanted {
-            if dry.get(w.account_id.as_str()).is_some_and(|named| !named.contains(&w.device_id)) {
-                out.push(Vec::new());
-                continue;
-            }
-            let Some((claimed, found_all)) = claim(conn, w, instance, now)? else {
-                out.push(Vec::new());
-                continue;
-            };
-            if !found_all && !dry.contains_key(w.account_id.as_str()) {
-                dry.insert(&w.account_id, named_devices_with_work(conn, &w.account_id, now)?);
-            }
-            out.push(claimed);
+    let now = time::now();
+    // Per account whose general queue ran dry: the devices with work meant for them.
+    let mut dry: HashMap<&str, HashSet<String>> = HashMap::new();
+    let mut out = Vec::with_capacity(wanted.len());
+    for w in wanted {
+        if dry.get(w.account_id.as_str()).is_some_and(|named| !named.contains(&w.device_id)) {
+            out.push(Vec::new());
+            continue;
         }
-        Ok(out)
-    })
+        let Some((claimed, found_all)) = claim(conn, w, instance, now)? else {
+            out.push(Vec::new());
+            continue;
+        };
+        if !found_all && !dry.contains_key(w.account_id.as_str()) {
+            dry.insert(&w.account_id, named_devices_with_work(conn, &w.account_id, now)?);
+        }
+        out.push(claimed);
+    }
+    Ok(out)
 }
 
 /// Devices named by the account's queued messages (`device_id` in the send).

@@ -1,6 +1,7 @@
-//! The group-commit writer folds the inserts of a transaction's sends into one call
-//! (`db::writer::defer`): every other job still finds them stored, and if the folded insert
-//! fails, every send of the transaction hears an error and none of its rows stays.
+//! The group-commit writer: a failing job undoes only its own writes, with a savepoint among
+//! others and by a rollback when alone. It folds the inserts of a transaction's sends into
+//! one call (`db::writer::defer`): every other job still finds them stored, and if the folded
+//! insert fails, every send of the transaction hears an error and none of its rows stays.
 
 use std::time::Duration;
 
@@ -13,6 +14,8 @@ use relay_server::db::{Db, DbConnection, StoreError};
 use crate::both_backends;
 use crate::common::{Backend, TestDb};
 
+both_backends!(a_failing_job_alone_leaves_nothing_and_hears_its_own_error);
+both_backends!(a_failing_job_among_others_undoes_only_its_own_writes);
 both_backends!(sends_of_a_transaction_are_inserted_in_one_call_before_any_other_job);
 both_backends!(a_failed_folded_insert_fails_every_send_of_its_transaction);
 
@@ -75,6 +78,51 @@ fn open(backend: Backend) -> (TestDb, Db) {
         .batch_execute("CREATE TABLE t (x INTEGER PRIMARY KEY); CREATE TABLE calls (rows INTEGER NOT NULL)")
         .unwrap();
     (db, store)
+}
+
+/// A job that writes and then fails, with an error of its own to tell.
+fn write_then_fail(db: &Db, x: i32) -> impl Future<Output = Result<(), StoreError>> {
+    db.write_intake(ROUTE, move |conn| {
+        insert_rows(conn, &[x])?;
+        Err(StoreError::Migration(format!("job {x} failed")))
+    })
+}
+
+fn write(db: &Db, x: i32) -> impl Future<Output = Result<(), StoreError>> {
+    db.write_intake(ROUTE, move |conn| insert_rows(conn, &[x]).map_err(StoreError::from))
+}
+
+/// Alone in its transaction a job runs without a savepoint: its failure must roll the whole
+/// transaction back, and its caller must hear its own error, not the writer's.
+fn a_failing_job_alone_leaves_nothing_and_hears_its_own_error(backend: Backend) {
+    let (_db, store) = open(backend);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        match write_then_fail(&store, 1).await {
+            Err(StoreError::Migration(m)) => assert_eq!(m, "job 1 failed"),
+            other => panic!("the job's own error, not {other:?}"),
+        }
+        write(&store, 2).await.unwrap();
+    });
+    let mut conn = store.conn().unwrap();
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM t"), 1);
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM t WHERE x = 1"), 0, "the failed job's row stayed");
+}
+
+fn a_failing_job_among_others_undoes_only_its_own_writes(backend: Backend) {
+    let (_db, store) = open(backend);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let busy = hold(&store);
+        let (first, failing, last) = (write(&store, 1), write_then_fail(&store, 2), write(&store, 3));
+        busy.await.unwrap();
+        first.await.unwrap();
+        assert!(matches!(failing.await, Err(StoreError::Migration(_))));
+        last.await.unwrap();
+    });
+    let mut conn = store.conn().unwrap();
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM t"), 2);
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM t WHERE x = 2"), 0, "the failed job's row stayed");
 }
 
 fn sends_of_a_transaction_are_inserted_in_one_call_before_any_other_job(backend: Backend) {

@@ -384,7 +384,10 @@ fn reconnect(manager: &Manager, rx: &mut mpsc::UnboundedReceiver<Job>) -> DbConn
     }
 }
 
+// The lint's exemption for tests sees `#[cfg(test)]` and `#[test]`, not this platform cfg:
+// the helpers below unwrap as the tests do.
 #[cfg(all(test, target_os = "linux"))]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::db::Backend;
@@ -398,12 +401,31 @@ mod tests {
             .count()
     }
 
-    #[test]
-    fn closing_the_last_handle_returns_after_the_writer_thread_ended() {
+    /// A writer on a new SQLite file, which lives as long as the returned folder.
+    fn sqlite_writer(name: &str) -> (tempfile::TempDir, String, Writer) {
         let dir = tempfile::tempdir().unwrap();
         let url = dir.path().join("relay.db").to_string_lossy().into_owned();
-        let manager = Manager { url, backend: Backend::Sqlite };
-        let writer = Writer::start(manager, "wr-close-test", Arc::new(Outage::default()), Arc::default()).unwrap();
+        let manager = Manager { url: url.clone(), backend: Backend::Sqlite };
+        let writer = Writer::start(manager, name, Arc::new(Outage::default()), Arc::default()).unwrap();
+        (dir, url, writer)
+    }
+
+    /// Keeps the writer busy in a job, returning once that job runs (its batch already
+    /// taken): what is submitted meanwhile queues up for the next transaction.
+    fn hold(writer: &Writer) -> impl Future<Output = Result<(), StoreError>> {
+        let (started, running) = std::sync::mpsc::channel();
+        let busy = writer.submit(move |_| -> Result<(), StoreError> {
+            let _ = started.send(());
+            std::thread::sleep(Duration::from_millis(100));
+            Ok(())
+        });
+        running.recv().unwrap();
+        busy
+    }
+
+    #[test]
+    fn closing_the_last_handle_returns_after_the_writer_thread_ended() {
+        let (_dir, _, writer) = sqlite_writer("wr-close-test");
         let other = writer.clone();
         // The new thread names itself once it runs.
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
@@ -420,10 +442,7 @@ mod tests {
     #[test]
     fn sends_of_one_transaction_share_a_read_until_another_job_runs() {
         use std::sync::atomic::{AtomicUsize, Ordering};
-        let dir = tempfile::tempdir().unwrap();
-        let url = dir.path().join("relay.db").to_string_lossy().into_owned();
-        let manager = Manager { url, backend: Backend::Sqlite };
-        let writer = Writer::start(manager, "wr-share-test", Arc::new(Outage::default()), Arc::default()).unwrap();
+        let (_dir, _, writer) = sqlite_writer("wr-share-test");
         let reads = Arc::new(AtomicUsize::new(0));
         let send = |reads: &Arc<AtomicUsize>| {
             let reads = reads.clone();
@@ -432,13 +451,7 @@ mod tests {
             })
         };
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        let (started, running) = std::sync::mpsc::channel();
-        let busy = writer.submit(move |_| -> Result<(), StoreError> {
-            let _ = started.send(());
-            std::thread::sleep(Duration::from_millis(100));
-            Ok(())
-        });
-        running.recv().unwrap();
+        let busy = hold(&writer);
         // One transaction: three sends, another job, two sends.
         let first: Vec<_> = (0..3).map(|_| send(&reads)).collect();
         let other = writer.submit(|_| Ok::<_, StoreError>(()));
@@ -480,11 +493,7 @@ mod tests {
 
     #[test]
     fn the_queued_hook_runs_once_per_transaction_of_sends_after_it_committed() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = dir.path().join("relay.db").to_string_lossy().into_owned();
-        let manager = Manager { url: url.clone(), backend: Backend::Sqlite };
-        let hook = Arc::new(QueuedHook::default());
-        let writer = Writer::start(manager, "wr-hook-test", Arc::new(Outage::default()), hook.clone()).unwrap();
+        let (_dir, url, writer) = sqlite_writer("wr-hook-test");
         // What each call saw: the rows a fresh connection finds committed at that moment.
         let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
         let (seen, at) = (calls.clone(), url.clone());
@@ -498,15 +507,8 @@ mod tests {
                 })
                 .await
                 .unwrap();
-            // The writer is busy with this one (its batch already taken) while the sends queue
-            // up behind it.
-            let (started, running) = std::sync::mpsc::channel();
-            let busy = writer.submit(move |_| -> Result<(), StoreError> {
-                let _ = started.send(());
-                std::thread::sleep(Duration::from_millis(100));
-                Ok(())
-            });
-            running.recv().unwrap();
+            // The sends queue up behind this one.
+            let busy = hold(&writer);
             let sends: Vec<_> = (0..50).map(|_| writer.submit_queueing(insert_row)).collect();
             busy.await.unwrap();
             for send in sends {

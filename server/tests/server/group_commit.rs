@@ -69,6 +69,10 @@ fn count(conn: &mut DbConnection, sql: &str) -> i64 {
     diesel::sql_query(sql).get_result::<Count>(conn).unwrap().n
 }
 
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
 fn open(backend: Backend) -> (TestDb, Db) {
     let db = TestDb::new(backend);
     let store = Db::open(&db.url).unwrap();
@@ -96,7 +100,7 @@ fn write(db: &Db, x: i32) -> impl Future<Output = Result<(), StoreError>> {
 /// transaction back, and its caller must hear its own error, not the writer's.
 fn a_failing_job_alone_leaves_nothing_and_hears_its_own_error(backend: Backend) {
     let (_db, store) = open(backend);
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = runtime();
     runtime.block_on(async {
         match write_then_fail(&store, 1).await {
             Err(StoreError::Migration(m)) => assert_eq!(m, "job 1 failed"),
@@ -111,7 +115,7 @@ fn a_failing_job_alone_leaves_nothing_and_hears_its_own_error(backend: Backend) 
 
 fn a_failing_job_among_others_undoes_only_its_own_writes(backend: Backend) {
     let (_db, store) = open(backend);
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = runtime();
     runtime.block_on(async {
         let busy = hold(&store);
         let (first, failing, last) = (write(&store, 1), write_then_fail(&store, 2), write(&store, 3));
@@ -127,7 +131,7 @@ fn a_failing_job_among_others_undoes_only_its_own_writes(backend: Backend) {
 
 fn sends_of_a_transaction_are_inserted_in_one_call_before_any_other_job(backend: Backend) {
     let (_db, store) = open(backend);
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = runtime();
     // Not in a send's job: the row comes back, to be inserted at once.
     assert_eq!(defer(7, insert_rows), Some(7));
     runtime.block_on(async {
@@ -154,7 +158,7 @@ fn sends_of_a_transaction_are_inserted_in_one_call_before_any_other_job(backend:
 
 fn a_failed_folded_insert_fails_every_send_of_its_transaction(backend: Backend) {
     let (_db, store) = open(backend);
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = runtime();
     runtime.block_on(async {
         let busy = hold(&store);
         // 101 twice: the folded insert breaks the key, and takes the whole transaction with it.

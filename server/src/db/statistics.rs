@@ -6,9 +6,10 @@
 //! table's statistics change. Autovacuum analyzes a table once a tenth of it changed, but
 //! looks only once a minute: on a new server the first minute of traffic ran on such plans
 //! (measured: a claim's message lookup at 17 ms instead of 0.05 ms, and PostgreSQL busy with
-//! them three quarters of the time). Every few seconds this analyzes the tables that hold more
+//! them three quarters of the time). Every second this analyzes the tables that hold more
 //! than twice the rows their last analysis counted, which re-plans the statements that use
-//! them. A table that doubles is analyzed; one in steady service is left to autovacuum.
+//! them. (Every 5 s left the first seconds of a new server's traffic on such plans: claims
+//! reading the whole table sequentially until the first analysis.) A table that doubles is analyzed; one in steady service is left to autovacuum.
 //!
 //! Growth is judged by live rows, not by changed rows: every message is inserted once and
 //! updated four times on its way to `delivered`, so changed rows outnumber a busy table's
@@ -23,8 +24,8 @@ use diesel::sql_types::Text;
 
 use super::{Backend, Db, DbConnection, StoreError};
 
-/// How often the tables are checked.
-const EVERY: Duration = Duration::from_secs(5);
+/// How often the tables are checked (a catalog read; an analysis only when one doubled).
+const EVERY: Duration = Duration::from_secs(1);
 /// A table with fewer live rows than this is never analyzed here (autovacuum's floor is 50).
 const MIN_ROWS: i64 = 500;
 
@@ -54,7 +55,7 @@ pub fn refresh_grown(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
     Ok(grown.into_iter().map(|g| g.name).collect())
 }
 
-/// Runs [`refresh_grown`] every few seconds for the server's life (PostgreSQL only).
+/// Runs [`refresh_grown`] every second for the server's life (PostgreSQL only).
 pub async fn run(db: Db) {
     if db.backend() != Backend::Postgres {
         return;

@@ -25,11 +25,14 @@ pub async fn run(hub: Arc<Hub>, db: Db) {
             // Pacing windows refill with time, not with events.
             () = tokio::time::sleep(Duration::from_millis(500)) => {}
         }
-        // Keep going while there is work and room; stop when a round hands out nothing.
+        // Keep going while a round may have left work behind. A round in which no phone got
+        // as much as it asked for found the queue dry: a further round would only confirm
+        // that (on PostgreSQL a transaction and three statements for nothing, at every wake).
+        // Work queued meanwhile has woken the hub again, and is claimed at once.
         loop {
             match round(&hub, &db).await {
-                Ok(0) => break,
-                Ok(_) => continue,
+                Ok(true) => continue,
+                Ok(false) => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "dispatch round failed; retrying shortly");
                     break;
@@ -39,12 +42,12 @@ pub async fn run(hub: Arc<Hub>, db: Db) {
     }
 }
 
-/// One pass over the devices that have room, every claim in one writer job. Returns how many
-/// messages were handed out.
-async fn round(hub: &Hub, db: &Db) -> Result<usize, StoreError> {
+/// One pass over the devices that have room, every claim in one writer job. Returns whether
+/// some phone got as many messages as it asked for, so that more may be waiting.
+async fn round(hub: &Hub, db: &Db) -> Result<bool, StoreError> {
     let candidates = hub.candidates();
     if candidates.is_empty() {
-        return Ok(0);
+        return Ok(false);
     }
     let wanted: Vec<queries::Wanted> = candidates
         .iter()
@@ -54,10 +57,11 @@ async fn round(hub: &Hub, db: &Db) -> Result<usize, StoreError> {
             limit: i64::from(c.room.min(CLAIM_BATCH)),
         })
         .collect();
+    let limits: Vec<usize> = wanted.iter().map(|w| usize::try_from(w.limit).unwrap_or(usize::MAX)).collect();
     let me = hub.instance().clone();
     let claimed =
         db.write(move |conn| queries::claim_round(conn, me.as_str(), &wanted).map_err(StoreError::from)).await?;
-    let mut handed = 0;
+    let more = claimed.iter().zip(&limits).any(|(messages, limit)| messages.len() >= *limit);
     for (c, messages) in candidates.iter().zip(claimed) {
         let mut stranded = Vec::new();
         for m in messages {
@@ -65,7 +69,6 @@ async fn round(hub: &Hub, db: &Db) -> Result<usize, StoreError> {
             if hub.hand(&c.device_id, c.conn_id, ServerFrame::Send(send_frame(&m)), parts) {
                 let waited = (crate::time::now() - m.queued_at).num_microseconds().unwrap_or(i64::MAX);
                 METRICS.dispatched(waited as f64 / 1e6);
-                handed += 1;
             } else {
                 tracing::debug!(device_id = %c.device_id, request_id = %m.id, "connection replaced during dispatch");
                 stranded.push(m.id);
@@ -75,7 +78,7 @@ async fn round(hub: &Hub, db: &Db) -> Result<usize, StoreError> {
             requeue_stranded(hub, db, &c.device_id, stranded).await?;
         }
     }
-    Ok(handed)
+    Ok(more)
 }
 
 /// Claimed for a connection that closed or was replaced before the frames went out: back to

@@ -1,5 +1,6 @@
 //! Message storage: every state change is one conditional UPDATE (so two actors can never both
-//! win) plus its event row, in one transaction.
+//! win) plus its event row, in one transaction; `queued`, `sent` and `delivered`, which a
+//! message passes once each, are read from its own columns instead (see [`events`]).
 
 use crate::db::cached::{MAX_CACHED_LIST, cached_list};
 use std::collections::{HashMap, HashSet};
@@ -92,14 +93,39 @@ pub fn get(conn: &mut DbConnection, account_id: &str, id: &str) -> QueryResult<O
         .optional()
 }
 
-/// The message's timeline: `queued` when it was accepted, then every stored event in order.
+/// The message's timeline in time order: every stored event, and the three read from the
+/// message itself, which sets each once: `queued` (`queued_at`), `sent` (`sent_at`) and
+/// `delivered` (`delivered_at`). Storing those too would cost every send one row and every
+/// report another.
 pub fn events(conn: &mut DbConnection, m: &Message) -> QueryResult<Vec<Event>> {
     let stored: Vec<Event> = message_events::table
         .filter(message_events::message_id.eq(&m.id))
         .order((message_events::at.asc(), message_events::id.asc()))
         .select(Event::as_select())
         .load(conn)?;
-    Ok(std::iter::once(event(&m.id, Status::Queued, None, m.queued_at)).chain(stored).collect())
+    let implicit =
+        [(Status::Queued, Some(m.queued_at)), (Status::Sent, m.sent_at), (Status::Delivered, m.delivered_at)];
+    let mut all: Vec<Event> = implicit
+        .into_iter()
+        .filter_map(|(status, at)| at.map(|at| event(&m.id, status, None, at)))
+        .chain(stored)
+        .collect();
+    // Events of the same instant in the order a message lives them. Stable: stored events
+    // keep their order among themselves.
+    all.sort_by_key(|e| (e.at, lifecycle_rank(e)));
+    Ok(all)
+}
+
+/// Where an event falls in a message's life, for events of the same instant: a re-queue or a
+/// dispatch before `sent`, `sent` before `delivered`, and an ending last.
+fn lifecycle_rank(e: &Event) -> u8 {
+    match e.status.as_str() {
+        s if s == Status::Queued.as_str() && e.detail.is_none() => 0,
+        s if s == Status::Sent.as_str() => 2,
+        s if s == Status::Delivered.as_str() => 3,
+        s if Status::parse(s).is_some_and(Status::is_final) => 4,
+        _ => 1,
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -309,8 +335,8 @@ pub struct Report<'a> {
 }
 
 /// Applies a phone's reports in the order it sent them, in the caller's transaction. A run
-/// of consecutive `sent` (or `delivered`) reports is one UPDATE, its events one INSERT and its
-/// webhooks one subscription read: a phone reports a burst of messages at once. `failed`
+/// of consecutive `sent` (or `delivered`) reports is one UPDATE (the events are read from the
+/// message, see [`events`]) and its webhooks one subscription read: a phone reports a burst of messages at once. `failed`
 /// reports, each with its own code, are applied one by one. Returns what each report did.
 pub fn apply_reports(conn: &mut DbConnection, device_id: &str, reports: &[Report<'_>]) -> QueryResult<Vec<Applied>> {
     let mut applied = Vec::with_capacity(reports.len());
@@ -373,8 +399,8 @@ fn apply_run(conn: &mut DbConnection, device_id: &str, run: &[Report<'_>]) -> Qu
             None => Applied::Unchanged,
         })
         .collect();
-    let events: Vec<Event> = changed.iter().map(|(id, _, _)| event(id, status, None, now)).collect();
-    add_events(conn, &events)?;
+    // No event rows: `sent` and `delivered` are read from `sent_at` and `delivered_at` (see
+    // `events`).
     let webhook = if status == Status::Sent { EventType::MessageSent } else { EventType::MessageDelivered };
     let mut by_account: HashMap<&str, Vec<&str>> = HashMap::new();
     for (id, account, _) in &changed {

@@ -77,7 +77,7 @@ impl Lane {
 // `treat_none_as_default_value = false` (here and on every insertable model with optional
 // fields): `None` is inserted as NULL rather than as DEFAULT, so the INSERT reads the same
 // whatever the row holds and diesel prepares it once per connection instead of every time.
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable, Insertable)]
 #[diesel(table_name = messages, treat_none_as_default_value = false)]
 pub struct Message {
     pub id: String,

@@ -2,7 +2,7 @@
 //! win) plus its event row, in one transaction; `queued`, `sent` and `delivered`, which a
 //! message passes once each, are read from its own columns instead (see [`events`]).
 
-use crate::db::cached::{MAX_CACHED_LIST, cached_list};
+use crate::db::cached::{MAX_CACHED_LIST, cached, cached_list};
 use std::collections::{HashMap, HashSet};
 
 use chrono::{Duration, NaiveDateTime};
@@ -238,39 +238,32 @@ fn claim(
     now: NaiveDateTime,
 ) -> QueryResult<Option<(Vec<Message>, bool)>> {
     let (account_id, device_id) = (w.account_id.as_str(), w.device_id.as_str());
-    // Only the instance holding the phone's connection claims for it. On PostgreSQL the
-    // device row stays locked until commit, so a phone taking its connection to another
-    // instance (which re-queues what it was handed) waits for this claim, or this claim
-    // for it (and then finds the device no longer held here). `FOR KEY SHARE`: the phone's
-    // heartbeats and reports, written beside this by another writer, update the row without
-    // waiting, and this never waits for them (see `cluster::hold`).
-    let held = devices::table.find(device_id).filter(devices::connected_instance.eq(instance)).select(devices::id);
-    let held: Option<String> = match conn {
-        DbConnection::Postgres(c) => held.for_key_share().first(c).optional()?,
-        DbConnection::Sqlite(c) => held.first(c).optional()?,
+    let found = |claimed: Vec<Message>| {
+        let found_all = i64::try_from(claimed.len()).unwrap_or(i64::MAX) >= w.limit;
+        (claimed, found_all)
     };
-    if held.is_none() {
+    if let DbConnection::Postgres(pg) = &mut *conn {
+        let claimed = claim_postgres(pg, w, instance, now)?;
+        if !claimed.is_empty() {
+            return Ok(Some(found(claimed)));
+        }
+        // Nothing handed out: whether the phone is held here decides what that says.
+        return Ok(held(conn, device_id, instance)?.then(|| found(Vec::new())));
+    }
+    if !held(conn, device_id, instance)? {
         return Ok(None);
     }
-    let queued = messages::table
+    let ids: Vec<String> = messages::table
         .filter(messages::account_id.eq(account_id))
         .filter(messages::status.eq(Status::Queued.as_str()))
         .filter(messages::requested_device_id.is_null().or(messages::requested_device_id.eq(device_id)))
         .filter(messages::expires_at.gt(now))
         .order((messages::priority.asc(), messages::id.asc()))
         .limit(w.limit)
-        .select(messages::id);
-    // Instances dispatching for phones of the same account skip each other's rows
-    // instead of queueing behind their locks. (Not a subquery of the UPDATE below:
-    // PostgreSQL may run such a subquery again for each row it updates, and each run skips
-    // the rows the previous ones took, so more than `limit` rows would be handed out.)
-    let ids: Vec<String> = match conn {
-        DbConnection::Postgres(c) => queued.for_update().skip_locked().load(c)?,
-        DbConnection::Sqlite(c) => queued.load(c)?,
-    };
-    let found_all = i64::try_from(ids.len()).unwrap_or(i64::MAX) >= w.limit;
+        .select(messages::id)
+        .load(conn)?;
     if ids.is_empty() {
-        return Ok(Some((Vec::new(), found_all)));
+        return Ok(Some(found(Vec::new())));
     }
     // Handed to the device and read back in the same statement.
     let claim = diesel::update(messages::table)
@@ -288,10 +281,76 @@ fn claim(
         crate::per_backend!(&mut *conn, |c| cached_list(claim.returning(Message::as_returning()), ids.len())
             .get_results(c))?;
     let events: Vec<Event> =
-        claimed.iter().map(|m| event(&m.id, Status::Dispatched, Some(format!("to device {device_id}")), now)).collect();
+        claimed.iter().map(|m| event(&m.id, Status::Dispatched, Some(dispatched_detail(device_id)), now)).collect();
     add_events(conn, &events)?;
     claimed.sort_by(|a, b| (a.priority, &a.id).cmp(&(b.priority, &b.id)));
-    Ok(Some((claimed, found_all)))
+    Ok(Some(found(claimed)))
+}
+
+/// Whether this instance holds the phone's connection: only that instance claims for it. On
+/// PostgreSQL the device row stays locked until commit, so a phone taking its connection to
+/// another instance (which re-queues what it was handed) waits for this claim, or this claim
+/// for it (and then finds the device no longer held here). `FOR KEY SHARE`: the phone's
+/// heartbeats and reports, written beside this by another writer, update the row without
+/// waiting, and this never waits for them (see `cluster::hold`).
+fn held(conn: &mut DbConnection, device_id: &str, instance: &str) -> QueryResult<bool> {
+    let held = devices::table.find(device_id).filter(devices::connected_instance.eq(instance)).select(devices::id);
+    let held: Option<String> = match conn {
+        DbConnection::Postgres(c) => held.for_key_share().first(c).optional()?,
+        DbConnection::Sqlite(c) => held.first(c).optional()?,
+    };
+    Ok(held.is_some())
+}
+
+/// A `dispatched` event's detail.
+fn dispatched_detail(device_id: &str) -> String {
+    format!("to device {device_id}")
+}
+
+/// PostgreSQL: [`claim`] in one statement, one round trip, where it was four (the phone's row,
+/// the pick, the hand-over, its events), each waiting its turn on a busy machine. It holds the
+/// phone's row as [`held`] does, and picks with `FOR UPDATE SKIP LOCKED`, so that instances
+/// dispatching for phones of one account skip each other's rows instead of queueing behind
+/// their locks. The pick is a `MATERIALIZED` CTE, run exactly once: as a plain subquery of the
+/// UPDATE, PostgreSQL may run it again for each row it updates, each run skipping the rows the
+/// last one took, and a phone would get more than its room. The messages come back most
+/// urgent first; an empty answer says nothing of whether the phone is held here.
+fn claim_postgres(
+    pg: &mut diesel::pg::PgConnection,
+    w: &Wanted,
+    instance: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<Message>> {
+    use diesel::sql_types::{BigInt, Text, Timestamp};
+    // An event's id is made of its message's and the attempt's: unique, and made here. Its
+    // detail is `dispatched_detail`'s.
+    const CLAIM: &str = "WITH held AS MATERIALIZED ( \
+             SELECT id FROM devices WHERE id = $1 AND connected_instance = $2 FOR KEY SHARE), \
+         picked AS MATERIALIZED ( \
+             SELECT id FROM messages \
+             WHERE account_id = $3 AND status = 'queued' \
+               AND (requested_device_id IS NULL OR requested_device_id = $1) \
+               AND expires_at > $4 AND EXISTS (SELECT 1 FROM held) \
+             ORDER BY priority, id LIMIT $5 FOR UPDATE SKIP LOCKED), \
+         claimed AS ( \
+             UPDATE messages m SET status = 'dispatched', device_id = $1, dispatched_at = $4, \
+                 acked_at = NULL, attempts = m.attempts + 1, updated_at = $4 \
+             FROM picked WHERE m.id = picked.id AND m.status = 'queued' \
+             RETURNING m.*), \
+         logged AS ( \
+             INSERT INTO message_events (id, message_id, status, detail, at) \
+             SELECT 'evt_' || substr(id, 5) || '_' || attempts, id, 'dispatched', 'to device ' || $1, $4 \
+             FROM claimed) \
+         SELECT * FROM claimed ORDER BY priority, id";
+    cached(
+        diesel::sql_query(CLAIM)
+            .bind::<Text, _>(&w.device_id)
+            .bind::<Text, _>(instance)
+            .bind::<Text, _>(&w.account_id)
+            .bind::<Timestamp, _>(now)
+            .bind::<BigInt, _>(w.limit),
+    )
+    .load(pg)
 }
 
 /// The phone stored these messages. Returns those still assigned to it: the phone may send

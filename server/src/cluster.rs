@@ -56,6 +56,7 @@ pub async fn register(hub: &Hub, db: &Db) -> Result<(), StoreError> {
     let me = hub.instance().clone();
     let beat = db.write(move |conn| beat(conn, me.as_str())).await?;
     crate::metrics::METRICS.set_instances(beat.live);
+    hub.set_alone(beat.live <= 1);
     Ok(())
 }
 
@@ -70,6 +71,7 @@ pub async fn run(hub: Arc<Hub>, db: Db, limits: Arc<RateLimits>) {
             Ok(Beat { live, freed }) => {
                 limits.set_instances(live);
                 crate::metrics::METRICS.set_instances(live);
+                hub.set_alone(live <= 1);
                 if freed > 0 {
                     tracing::warn!(devices = freed, "devices of a dead server instance taken offline");
                     hub.wake();
@@ -191,9 +193,15 @@ pub fn start_signals(hub: Arc<Hub>, db: Db) {
 }
 
 /// One `NOTIFY` per burst of wakes: while one is on its way, further wakes fold into the next.
+/// None while this instance is alone on the database (a statement, and a transaction, per
+/// burst for no listener). An instance that joins is seen at the next heartbeat, within
+/// [`BEAT`]; until then its dispatcher finds this one's work at its own poll, within 500 ms.
 async fn announce(hub: Arc<Hub>, db: Db) {
     loop {
         hub.announced().await;
+        if hub.alone() {
+            continue;
+        }
         let sent =
             db.run(|conn| diesel::sql_query(format!("NOTIFY {CHANNEL}")).execute(conn).map_err(StoreError::from)).await;
         if let Err(e) = sent {

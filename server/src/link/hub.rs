@@ -57,6 +57,8 @@ pub struct Hub {
     announce: Notify,
     closing: std::sync::atomic::AtomicBool,
     instance: crate::cluster::InstanceId,
+    /// The last heartbeat found no other live instance: no one to announce work to.
+    alone: std::sync::atomic::AtomicBool,
 }
 
 /// What setting a connection up found in the database (see [`Hub::activate`]).
@@ -248,6 +250,16 @@ impl Hub {
     /// another instance announced work).
     pub fn wake_local(&self) {
         self.wake.notify_one();
+    }
+
+    /// Whether this instance is the only live one on the database, as its last heartbeat
+    /// found (until the first, it assumes it is not).
+    pub fn alone(&self) -> bool {
+        self.alone.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn set_alone(&self, alone: bool) {
+        self.alone.store(alone, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Resolves when `wake` was called since the last time.

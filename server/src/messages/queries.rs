@@ -199,12 +199,16 @@ pub fn claim_round(conn: &mut DbConnection, instance: &str, wanted: &[Wanted]) -
             out.push(Vec::new());
             continue;
         }
-        let Some((claimed, found_all)) = claim(conn, w, instance, now)? else {
+        let Some(Claimed { messages: claimed, found_all, named }) = claim(conn, w, instance, now)? else {
             out.push(Vec::new());
             continue;
         };
         if !found_all && !dry.contains_key(w.account_id.as_str()) {
-            dry.insert(&w.account_id, named_devices_with_work(conn, &w.account_id, now)?);
+            let named = match named {
+                Some(named) => named,
+                None => named_devices_with_work(conn, &w.account_id, now)?,
+            };
+            dry.insert(&w.account_id, named);
         }
         out.push(claimed);
     }
@@ -228,27 +232,32 @@ fn named_devices_with_work(
     Ok(named.into_iter().flatten().collect())
 }
 
+/// What one phone's claim handed out.
+struct Claimed {
+    /// Most urgent first.
+    messages: Vec<Message>,
+    /// As many as asked for.
+    found_all: bool,
+    /// The devices the account's queued messages name, when the claim's statement read them.
+    named: Option<HashSet<String>>,
+}
+
 /// Hands up to `limit` queued messages of the account to the device, most urgent first.
-/// `None` when the device's connection is not held by this instance; otherwise the messages
-/// and whether as many were found as asked for.
-fn claim(
-    conn: &mut DbConnection,
-    w: &Wanted,
-    instance: &str,
-    now: NaiveDateTime,
-) -> QueryResult<Option<(Vec<Message>, bool)>> {
+/// `None` when the device's connection is not held by this instance.
+fn claim(conn: &mut DbConnection, w: &Wanted, instance: &str, now: NaiveDateTime) -> QueryResult<Option<Claimed>> {
     let (account_id, device_id) = (w.account_id.as_str(), w.device_id.as_str());
-    let found = |claimed: Vec<Message>| {
-        let found_all = i64::try_from(claimed.len()).unwrap_or(i64::MAX) >= w.limit;
-        (claimed, found_all)
+    let found = |messages: Vec<Message>, named: Option<HashSet<String>>| {
+        let found_all = i64::try_from(messages.len()).unwrap_or(i64::MAX) >= w.limit;
+        Claimed { messages, found_all, named }
     };
     if let DbConnection::Postgres(pg) = &mut *conn {
-        let claimed = claim_postgres(pg, w, instance, now)?;
-        if !claimed.is_empty() {
-            return Ok(Some(found(claimed)));
+        let rows = claim_postgres(pg, w, instance, now)?;
+        let named = rows.first().map(|r| r.named.iter().cloned().collect());
+        if !rows.is_empty() {
+            return Ok(Some(found(rows.into_iter().map(|r| r.message).collect(), named)));
         }
         // Nothing handed out: whether the phone is held here decides what that says.
-        return Ok(held(conn, device_id, instance)?.then(|| found(Vec::new())));
+        return Ok(held(conn, device_id, instance)?.then(|| found(Vec::new(), None)));
     }
     if !held(conn, device_id, instance)? {
         return Ok(None);
@@ -263,7 +272,7 @@ fn claim(
         .select(messages::id)
         .load(conn)?;
     if ids.is_empty() {
-        return Ok(Some(found(Vec::new())));
+        return Ok(Some(found(Vec::new(), None)));
     }
     // Handed to the device and read back in the same statement.
     let claim = diesel::update(messages::table)
@@ -284,7 +293,7 @@ fn claim(
         claimed.iter().map(|m| event(&m.id, Status::Dispatched, Some(dispatched_detail(device_id)), now)).collect();
     add_events(conn, &events)?;
     claimed.sort_by(|a, b| (a.priority, &a.id).cmp(&(b.priority, &b.id)));
-    Ok(Some(found(claimed)))
+    Ok(Some(found(claimed, None)))
 }
 
 /// Whether this instance holds the phone's connection: only that instance claims for it. On
@@ -307,8 +316,19 @@ fn dispatched_detail(device_id: &str) -> String {
     format!("to device {device_id}")
 }
 
+/// A row of [`claim_postgres`]: a message handed out, and the account's named devices.
+#[derive(QueryableByName)]
+struct ClaimedRow {
+    #[diesel(embed)]
+    message: Message,
+    #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Text>)]
+    named: Vec<String>,
+}
+
 /// PostgreSQL: [`claim`] in one statement, one round trip, where it was four (the phone's row,
-/// the pick, the hand-over, its events), each waiting its turn on a busy machine. It holds the
+/// the pick, the hand-over, its events) and a fifth when the claim came back short (the
+/// devices the account's queued messages name, as [`named_devices_with_work`] reads them,
+/// which every row carries). Each round trip waits its turn on a busy machine. It holds the
 /// phone's row as [`held`] does, and picks with `FOR UPDATE SKIP LOCKED`, so that instances
 /// dispatching for phones of one account skip each other's rows instead of queueing behind
 /// their locks. The pick is a `MATERIALIZED` CTE, run exactly once: as a plain subquery of the
@@ -320,7 +340,7 @@ fn claim_postgres(
     w: &Wanted,
     instance: &str,
     now: NaiveDateTime,
-) -> QueryResult<Vec<Message>> {
+) -> QueryResult<Vec<ClaimedRow>> {
     use diesel::sql_types::{BigInt, Text, Timestamp};
     // An event's id is made of its message's and the attempt's: unique, and made here. Its
     // detail is `dispatched_detail`'s.
@@ -341,7 +361,11 @@ fn claim_postgres(
              INSERT INTO message_events (id, message_id, status, detail, at) \
              SELECT 'evt_' || substr(id, 5) || '_' || attempts, id, 'dispatched', 'to device ' || $1, $4 \
              FROM claimed) \
-         SELECT * FROM claimed ORDER BY priority, id";
+         SELECT claimed.*, ARRAY( \
+             SELECT DISTINCT requested_device_id FROM messages \
+             WHERE account_id = $3 AND status = 'queued' AND requested_device_id IS NOT NULL \
+               AND expires_at > $4) AS named \
+         FROM claimed ORDER BY priority, id";
     cached(
         diesel::sql_query(CLAIM)
             .bind::<Text, _>(&w.device_id)
@@ -395,7 +419,7 @@ pub struct Report<'a> {
 
 /// Applies a phone's reports in the order it sent them, in the caller's transaction. A run
 /// of consecutive `sent` (or `delivered`) reports is one UPDATE (the events are read from the
-/// message, see [`events`]) and its webhooks one subscription read: a phone reports a burst of messages at once. `failed`
+/// message, see [`events`]) and, for an account with a webhook endpoint, one subscription read: a phone reports a burst of messages at once. `failed`
 /// reports, each with its own code, are applied one by one. Returns what each report did.
 pub fn apply_reports(conn: &mut DbConnection, device_id: &str, reports: &[Report<'_>]) -> QueryResult<Vec<Applied>> {
     let mut applied = Vec::with_capacity(reports.len());
@@ -423,14 +447,15 @@ fn apply_run(conn: &mut DbConnection, device_id: &str, run: &[Report<'_>]) -> Qu
         .filter(messages::id.eq_any(&ids))
         .filter(messages::device_id.eq(device_id))
         .filter(messages::acked_at.is_not_null());
-    // (id, account, whether it came straight from `dispatched`), as in `apply_failure`.
-    let changed: Vec<(String, String, bool)> = if status == Status::Sent {
+    // (id, account, whether it came straight from `dispatched`, whether the account has a
+    // webhook endpoint), as in `apply_failure`.
+    let changed: Vec<(String, String, bool, bool)> = if status == Status::Sent {
         let sent = diesel::update(target.filter(messages::status.eq(Status::Dispatched.as_str())))
             .set((messages::status.eq("sent"), messages::sent_at.eq(now), messages::updated_at.eq(now)))
-            .returning((messages::id, messages::account_id));
-        crate::per_backend!(&mut *conn, |c| cached_list(sent, ids.len()).get_results::<(String, String)>(c))?
+            .returning((messages::id, messages::account_id, hooked()));
+        crate::per_backend!(&mut *conn, |c| cached_list(sent, ids.len()).get_results::<(String, String, bool)>(c))?
             .into_iter()
-            .map(|(id, account)| (id, account, true))
+            .map(|(id, account, hooked)| (id, account, true, hooked))
             .collect()
     } else {
         let delivered = diesel::update(
@@ -442,14 +467,18 @@ fn apply_run(conn: &mut DbConnection, device_id: &str, run: &[Report<'_>]) -> Qu
             messages::finished_at.eq(now),
             messages::updated_at.eq(now),
         ))
-        .returning((messages::id, messages::account_id, messages::sent_at));
-        crate::per_backend!(&mut *conn, |c| cached_list(delivered, ids.len())
-            .get_results::<(String, String, Option<NaiveDateTime>)>(c))?
+        .returning((messages::id, messages::account_id, messages::sent_at, hooked()));
+        crate::per_backend!(&mut *conn, |c| cached_list(delivered, ids.len()).get_results::<(
+            String,
+            String,
+            Option<NaiveDateTime>,
+            bool
+        )>(c))?
         .into_iter()
-        .map(|(id, account, sent_at)| (id, account, sent_at.is_none()))
+        .map(|(id, account, sent_at, hooked)| (id, account, sent_at.is_none(), hooked))
         .collect()
     };
-    let mut fresh: HashMap<&str, bool> = changed.iter().map(|(id, _, direct)| (id.as_str(), *direct)).collect();
+    let mut fresh: HashMap<&str, bool> = changed.iter().map(|(id, _, direct, _)| (id.as_str(), *direct)).collect();
     // The same report twice in one run (a phone repeating itself) changes the message once.
     let applied = run
         .iter()
@@ -462,13 +491,22 @@ fn apply_run(conn: &mut DbConnection, device_id: &str, run: &[Report<'_>]) -> Qu
     // `events`).
     let webhook = if status == Status::Sent { EventType::MessageSent } else { EventType::MessageDelivered };
     let mut by_account: HashMap<&str, Vec<&str>> = HashMap::new();
-    for (id, account, _) in &changed {
+    for (id, account, _, _) in changed.iter().filter(|c| c.3) {
         by_account.entry(account.as_str()).or_default().push(id.as_str());
     }
     for (account, ids) in by_account {
         webhooks::record_messages(conn, account, webhook, &ids)?;
     }
     Ok(applied)
+}
+
+/// For a row an UPDATE of `messages` returns: whether its account has an enabled webhook
+/// endpoint. Asked in the report's own statement, so that an account without one (which then
+/// gets no event) costs no further query, on PostgreSQL no further round trip.
+fn hooked() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql::<diesel::sql_types::Bool>(
+        "EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.account_id = messages.account_id AND w.enabled)",
+    )
 }
 
 /// What applying a phone's report did.

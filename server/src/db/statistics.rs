@@ -9,7 +9,8 @@
 //! them three quarters of the time). Every second this analyzes the tables that hold more
 //! than twice the rows their last analysis counted, which re-plans the statements that use
 //! them. (Every 5 s left the first seconds of a new server's traffic on such plans: claims
-//! reading the whole table sequentially until the first analysis.) A table that doubles is analyzed; one in steady service is left to autovacuum.
+//! reading the whole table sequentially until the first analysis.) A table that doubles is
+//! analyzed; one in steady service is left to autovacuum.
 //!
 //! Growth is judged by live rows, not by changed rows: every message is inserted once and
 //! updated four times on its way to `delivered`, so changed rows outnumber a busy table's

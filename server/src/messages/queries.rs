@@ -252,12 +252,12 @@ fn claim(conn: &mut DbConnection, w: &Wanted, instance: &str, now: NaiveDateTime
     };
     if let DbConnection::Postgres(pg) = &mut *conn {
         let rows = claim_postgres(pg, w, instance, now)?;
-        let named = rows.first().map(|r| r.named.iter().cloned().collect());
-        if !rows.is_empty() {
-            return Ok(Some(found(rows.into_iter().map(|r| r.message).collect(), named)));
-        }
-        // Nothing handed out: whether the phone is held here decides what that says.
-        return Ok(held(conn, device_id, instance)?.then(|| found(Vec::new(), None)));
+        let Some(first) = rows.first() else {
+            // Nothing handed out: whether the phone is held here decides what that says.
+            return Ok(held(conn, device_id, instance)?.then(|| found(Vec::new(), None)));
+        };
+        let named = first.named.iter().cloned().collect();
+        return Ok(Some(found(rows.into_iter().map(|r| r.message).collect(), Some(named))));
     }
     if !held(conn, device_id, instance)? {
         return Ok(None);
@@ -342,8 +342,7 @@ fn claim_postgres(
     now: NaiveDateTime,
 ) -> QueryResult<Vec<ClaimedRow>> {
     use diesel::sql_types::{BigInt, Text, Timestamp};
-    // An event's id is made of its message's and the attempt's: unique, and made here. Its
-    // detail is `dispatched_detail`'s.
+    // An event's id is made of its message's and the attempt's: unique, and made here.
     const CLAIM: &str = "WITH held AS MATERIALIZED ( \
              SELECT id FROM devices WHERE id = $1 AND connected_instance = $2 FOR KEY SHARE), \
          picked AS MATERIALIZED ( \
@@ -359,7 +358,7 @@ fn claim_postgres(
              RETURNING m.*), \
          logged AS ( \
              INSERT INTO message_events (id, message_id, status, detail, at) \
-             SELECT 'evt_' || substr(id, 5) || '_' || attempts, id, 'dispatched', 'to device ' || $1, $4 \
+             SELECT 'evt_' || substr(id, 5) || '_' || attempts, id, 'dispatched', $6, $4 \
              FROM claimed) \
          SELECT claimed.*, ARRAY( \
              SELECT DISTINCT requested_device_id FROM messages \
@@ -372,7 +371,8 @@ fn claim_postgres(
             .bind::<Text, _>(instance)
             .bind::<Text, _>(&w.account_id)
             .bind::<Timestamp, _>(now)
-            .bind::<BigInt, _>(w.limit),
+            .bind::<BigInt, _>(w.limit)
+            .bind::<Text, _>(dispatched_detail(&w.device_id)),
     )
     .load(pg)
 }
@@ -419,8 +419,9 @@ pub struct Report<'a> {
 
 /// Applies a phone's reports in the order it sent them, in the caller's transaction. A run
 /// of consecutive `sent` (or `delivered`) reports is one UPDATE (the events are read from the
-/// message, see [`events`]) and, for an account with a webhook endpoint, one subscription read: a phone reports a burst of messages at once. `failed`
-/// reports, each with its own code, are applied one by one. Returns what each report did.
+/// message, see [`events`]) and, for an account with a webhook endpoint, one subscription
+/// read: a phone reports a burst of messages at once. `failed` reports, each with its own
+/// code, are applied one by one. Returns what each report did.
 pub fn apply_reports(conn: &mut DbConnection, device_id: &str, reports: &[Report<'_>]) -> QueryResult<Vec<Applied>> {
     let mut applied = Vec::with_capacity(reports.len());
     for run in reports.chunk_by(|a, b| a.status == b.status) {
@@ -447,15 +448,13 @@ fn apply_run(conn: &mut DbConnection, device_id: &str, run: &[Report<'_>]) -> Qu
         .filter(messages::id.eq_any(&ids))
         .filter(messages::device_id.eq(device_id))
         .filter(messages::acked_at.is_not_null());
-    // (id, account, whether it came straight from `dispatched`, whether the account has a
-    // webhook endpoint), as in `apply_failure`.
-    let changed: Vec<(String, String, bool, bool)> = if status == Status::Sent {
+    let changed: Vec<Moved> = if status == Status::Sent {
         let sent = diesel::update(target.filter(messages::status.eq(Status::Dispatched.as_str())))
             .set((messages::status.eq("sent"), messages::sent_at.eq(now), messages::updated_at.eq(now)))
             .returning((messages::id, messages::account_id, hooked()));
         crate::per_backend!(&mut *conn, |c| cached_list(sent, ids.len()).get_results::<(String, String, bool)>(c))?
             .into_iter()
-            .map(|(id, account, hooked)| (id, account, true, hooked))
+            .map(|(id, account, hooked)| Moved { id, account, from_dispatched: true, hooked })
             .collect()
     } else {
         let delivered = diesel::update(
@@ -475,10 +474,10 @@ fn apply_run(conn: &mut DbConnection, device_id: &str, run: &[Report<'_>]) -> Qu
             bool
         )>(c))?
         .into_iter()
-        .map(|(id, account, sent_at, hooked)| (id, account, sent_at.is_none(), hooked))
+        .map(|(id, account, sent_at, hooked)| Moved { id, account, from_dispatched: sent_at.is_none(), hooked })
         .collect()
     };
-    let mut fresh: HashMap<&str, bool> = changed.iter().map(|(id, _, direct, _)| (id.as_str(), *direct)).collect();
+    let mut fresh: HashMap<&str, bool> = changed.iter().map(|m| (m.id.as_str(), m.from_dispatched)).collect();
     // The same report twice in one run (a phone repeating itself) changes the message once.
     let applied = run
         .iter()
@@ -491,13 +490,23 @@ fn apply_run(conn: &mut DbConnection, device_id: &str, run: &[Report<'_>]) -> Qu
     // `events`).
     let webhook = if status == Status::Sent { EventType::MessageSent } else { EventType::MessageDelivered };
     let mut by_account: HashMap<&str, Vec<&str>> = HashMap::new();
-    for (id, account, _, _) in changed.iter().filter(|c| c.3) {
-        by_account.entry(account.as_str()).or_default().push(id.as_str());
+    for m in changed.iter().filter(|m| m.hooked) {
+        by_account.entry(m.account.as_str()).or_default().push(m.id.as_str());
     }
     for (account, ids) in by_account {
         webhooks::record_messages(conn, account, webhook, &ids)?;
     }
     Ok(applied)
+}
+
+/// A message a run of reports moved forward.
+struct Moved {
+    id: String,
+    account: String,
+    /// Straight from `dispatched` (as in `apply_failure`).
+    from_dispatched: bool,
+    /// Its account has an enabled webhook endpoint.
+    hooked: bool,
 }
 
 /// For a row an UPDATE of `messages` returns: whether its account has an enabled webhook

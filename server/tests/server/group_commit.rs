@@ -69,6 +69,14 @@ fn count(conn: &mut DbConnection, sql: &str) -> i64 {
     diesel::sql_query(sql).get_result::<Count>(conn).unwrap().n
 }
 
+/// The table holds `total` rows, and none with `failed`, the failed job's value.
+fn assert_kept(store: &Db, total: i64, failed: i32) {
+    let mut conn = store.conn().unwrap();
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM t"), total);
+    let stayed = count(&mut conn, &format!("SELECT count(*) AS n FROM t WHERE x = {failed}"));
+    assert_eq!(stayed, 0, "the failed job's row stayed");
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
 }
@@ -108,9 +116,7 @@ fn a_failing_job_alone_leaves_nothing_and_hears_its_own_error(backend: Backend) 
         }
         write(&store, 2).await.unwrap();
     });
-    let mut conn = store.conn().unwrap();
-    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM t"), 1);
-    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM t WHERE x = 1"), 0, "the failed job's row stayed");
+    assert_kept(&store, 1, 1);
 }
 
 fn a_failing_job_among_others_undoes_only_its_own_writes(backend: Backend) {
@@ -124,9 +130,7 @@ fn a_failing_job_among_others_undoes_only_its_own_writes(backend: Backend) {
         assert!(matches!(failing.await, Err(StoreError::Migration(_))));
         last.await.unwrap();
     });
-    let mut conn = store.conn().unwrap();
-    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM t"), 2);
-    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM t WHERE x = 2"), 0, "the failed job's row stayed");
+    assert_kept(&store, 2, 2);
 }
 
 fn sends_of_a_transaction_are_inserted_in_one_call_before_any_other_job(backend: Backend) {

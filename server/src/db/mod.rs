@@ -484,13 +484,46 @@ where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
+    let begin = match conn {
+        DbConnection::Sqlite(_) => Some("BEGIN IMMEDIATE"),
+        DbConnection::Postgres(_) => None,
+    };
+    transaction_begun_with(conn, begin, f)
+}
+
+/// Reads that must agree with one another (rows and their children, read by two statements)
+/// in one snapshot, so that a commit between the two cannot show half of it. SQLite's
+/// deferred transaction keeps the snapshot of its first read; PostgreSQL's default isolation
+/// takes one per statement, so there the transaction is `REPEATABLE READ`.
+pub fn read_snapshot<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    let begin = match conn {
+        DbConnection::Sqlite(_) => None,
+        DbConnection::Postgres(_) => Some("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
+    };
+    transaction_begun_with(conn, begin, f)
+}
+
+/// Runs `f` in a transaction opened by `begin` (diesel's own `BEGIN` when `None`). Nested in
+/// another transaction, `f` runs in a savepoint: the outer transaction already decided how
+/// to lock and what to see.
+fn transaction_begun_with<T, E, F>(conn: &mut DbConnection, begin: Option<&str>, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
-    let DbConnection::Sqlite(sqlite) = conn else { return conn.transaction(f) };
-    if AnsiTransactionManager::transaction_manager_status_mut(sqlite).transaction_depth()?.is_some() {
-        // Nested: the outer transaction already decided how to lock.
+    let Some(begin) = begin else { return conn.transaction(f) };
+    let nested = crate::per_backend!(&mut *conn, |c| AnsiTransactionManager::transaction_manager_status_mut(c)
+        .transaction_depth()?
+        .is_some());
+    if nested {
         return conn.transaction(f);
     }
-    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    crate::per_backend!(&mut *conn, |c| AnsiTransactionManager::begin_transaction_sql(c, begin))?;
     match f(conn) {
         Ok(value) => {
             <DbConnection as Connection>::TransactionManager::commit_transaction(conn)?;

@@ -5,8 +5,8 @@ use diesel::prelude::*;
 
 use super::EventType;
 use super::models::{Attempt, Delivery, DeliveryStatus, Endpoint, EventBody, subscribes};
-use crate::db::DbConnection;
 use crate::db::schema::{devices, messages, webhook_attempts, webhook_deliveries, webhook_endpoints, webhook_events};
+use crate::db::{DbConnection, read_snapshot};
 use crate::ids::{IdKind, new_id};
 use crate::messages::models::Message;
 use crate::time::{self, Timestamp};
@@ -238,7 +238,8 @@ pub fn prune(conn: &mut DbConnection) -> QueryResult<usize> {
 
 pub type DeliveryRow = (Delivery, String);
 
-/// A page of an endpoint's deliveries, newest first, with one more row than asked for.
+/// A page of an endpoint's deliveries, newest first, with one more row than asked for, and
+/// their attempts as of the same moment.
 pub fn list_deliveries(
     conn: &mut DbConnection,
     endpoint_id: &str,
@@ -246,56 +247,60 @@ pub fn list_deliveries(
     status: Option<DeliveryStatus>,
     limit: i64,
 ) -> QueryResult<Vec<(DeliveryRow, Vec<Attempt>)>> {
-    let mut q = webhook_deliveries::table
-        .inner_join(webhook_events::table)
-        .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
-        .select((Delivery::as_select(), webhook_events::event_type))
-        .into_boxed();
-    if let Some(before) = before {
-        q = q.filter(webhook_deliveries::id.lt(before.to_owned()));
-    }
-    if let Some(s) = status {
-        q = q.filter(webhook_deliveries::status.eq(s.as_str()));
-    }
-    let rows: Vec<DeliveryRow> = q.order(webhook_deliveries::id.desc()).limit(limit + 1).load(conn)?;
-    let ids: Vec<&String> = rows.iter().map(|(d, _)| &d.id).collect();
-    let mut attempts: Vec<Attempt> = webhook_attempts::table
-        .filter(webhook_attempts::delivery_id.eq_any(ids))
-        .order((webhook_attempts::delivery_id.asc(), webhook_attempts::number.asc()))
-        .select(Attempt::as_select())
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let (mine, rest): (Vec<Attempt>, Vec<Attempt>) =
-                std::mem::take(&mut attempts).into_iter().partition(|a| a.delivery_id == row.0.id);
-            attempts = rest;
-            (row, mine)
-        })
-        .collect())
+    read_snapshot(conn, |conn| {
+        let mut q = webhook_deliveries::table
+            .inner_join(webhook_events::table)
+            .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
+            .select((Delivery::as_select(), webhook_events::event_type))
+            .into_boxed();
+        if let Some(before) = before {
+            q = q.filter(webhook_deliveries::id.lt(before.to_owned()));
+        }
+        if let Some(s) = status {
+            q = q.filter(webhook_deliveries::status.eq(s.as_str()));
+        }
+        let rows: Vec<DeliveryRow> = q.order(webhook_deliveries::id.desc()).limit(limit + 1).load(conn)?;
+        let ids: Vec<&String> = rows.iter().map(|(d, _)| &d.id).collect();
+        let mut attempts: Vec<Attempt> = webhook_attempts::table
+            .filter(webhook_attempts::delivery_id.eq_any(ids))
+            .order((webhook_attempts::delivery_id.asc(), webhook_attempts::number.asc()))
+            .select(Attempt::as_select())
+            .load(conn)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let (mine, rest): (Vec<Attempt>, Vec<Attempt>) =
+                    std::mem::take(&mut attempts).into_iter().partition(|a| a.delivery_id == row.0.id);
+                attempts = rest;
+                (row, mine)
+            })
+            .collect())
+    })
 }
 
 /// A delivery with its event type, its event's payload and its attempts.
 pub type DeliveryDetail = (Delivery, String, String, Vec<Attempt>);
 
-/// One delivery of the account, with its event type, payload and attempts.
+/// One delivery of the account, with its event type, payload and attempts (one snapshot).
 pub fn find_delivery(conn: &mut DbConnection, account_id: &str, id: &str) -> QueryResult<Option<DeliveryDetail>> {
-    let Some((d, event_type, payload)) = webhook_deliveries::table
-        .inner_join(webhook_events::table)
-        .filter(webhook_deliveries::id.eq(id))
-        .filter(webhook_deliveries::account_id.eq(account_id))
-        .select((Delivery::as_select(), webhook_events::event_type, webhook_events::payload))
-        .first::<(Delivery, String, String)>(conn)
-        .optional()?
-    else {
-        return Ok(None);
-    };
-    let attempts = webhook_attempts::table
-        .filter(webhook_attempts::delivery_id.eq(id))
-        .order(webhook_attempts::number.asc())
-        .select(Attempt::as_select())
-        .load(conn)?;
-    Ok(Some((d, event_type, payload, attempts)))
+    read_snapshot(conn, |conn| {
+        let Some((d, event_type, payload)) = webhook_deliveries::table
+            .inner_join(webhook_events::table)
+            .filter(webhook_deliveries::id.eq(id))
+            .filter(webhook_deliveries::account_id.eq(account_id))
+            .select((Delivery::as_select(), webhook_events::event_type, webhook_events::payload))
+            .first::<(Delivery, String, String)>(conn)
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let attempts = webhook_attempts::table
+            .filter(webhook_attempts::delivery_id.eq(id))
+            .order(webhook_attempts::number.asc())
+            .select(Attempt::as_select())
+            .load(conn)?;
+        Ok(Some((d, event_type, payload, attempts)))
+    })
 }
 
 /// What asking for a redelivery did.

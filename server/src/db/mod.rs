@@ -343,8 +343,8 @@ impl Db {
         &self.intake[index]
     }
 
-    /// Runs `f`, a write of one phone's session (going on- and offline, heartbeats,
-    /// acknowledgements, reports), in a group transaction. On PostgreSQL a phone's writes go
+    /// Runs `f`, a write of one phone's session (going on- and offline, heartbeats, status
+    /// reports), in a group transaction. On PostgreSQL a phone's writes go
     /// to the intake writer its id hashes to: they still run in the order the phone sent
     /// them, and different phones' reports no longer wait in line behind one connection's
     /// round trips (the main writer, which claims work for every phone). Two writers then

@@ -157,26 +157,64 @@ async fn settle(ctx: &Ctx, hello: &Hello) -> Result<Settled, SessionError> {
     Ok(settled)
 }
 
-/// What stored frames are answered with, and whether they were the phone's batch of
-/// `accepted` and status frames (see [`serve`]).
+/// What stored frames are answered with, and which of the session's batches they were.
 struct Stored {
     answers: Vec<ServerFrame>,
-    batch: bool,
+    batch: Batch,
+}
+
+/// A phone's `accepted` frames and its status frames are stored in batches of their own, one
+/// batch of each kind at a time (see [`serve`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Batch {
+    /// A heartbeat, stored at once: no batch.
+    None,
+    Accepted,
+    Reports,
 }
 
 /// Frames' answers, computed by the writer while the session goes on reading.
 type Pending = Pin<Box<dyn Future<Output = Result<Stored, SessionError>> + Send>>;
 
-/// The `accepted` and status frames that came while the previous batch was being stored.
+/// The `accepted` and status frames that came while the previous batches were being stored.
 #[derive(Default)]
 struct Said {
     accepted: Vec<String>,
     reports: Vec<StatusReport>,
 }
 
-impl Said {
-    fn is_empty(&self) -> bool {
-        self.accepted.is_empty() && self.reports.is_empty()
+/// Which batches are being stored.
+#[derive(Default)]
+struct Storing {
+    accepted: bool,
+    reports: bool,
+}
+
+impl Storing {
+    /// Starts the batches that may start. Status reports wait while acknowledgements are being
+    /// stored: a phone reports on a message only after its `confirm`, which follows the
+    /// acknowledgement's commit, so this order is the phone's own; it keeps a report that came
+    /// too early (from a phone breaking the protocol) from being applied before the
+    /// acknowledgement it follows and lost. Acknowledgements never wait for reports: their
+    /// `confirm` is what the phone waits for before it sends. `all` starts everything (the
+    /// connection is ending and nothing more will come).
+    fn start(&mut self, ctx: &Ctx, said: &mut Said, pending: &mut FuturesUnordered<Pending>, all: bool) {
+        if !self.reports && (!self.accepted || all) && !said.reports.is_empty() {
+            pending.push(report_batch(ctx, std::mem::take(&mut said.reports)));
+            self.reports = true;
+        }
+        if !self.accepted && !said.accepted.is_empty() {
+            pending.push(accept_batch(ctx, std::mem::take(&mut said.accepted)));
+            self.accepted = true;
+        }
+    }
+
+    fn stored(&mut self, batch: Batch) {
+        match batch {
+            Batch::None => {}
+            Batch::Accepted => self.accepted = false,
+            Batch::Reports => self.reports = false,
+        }
     }
 }
 
@@ -189,20 +227,17 @@ async fn serve(
     let allowed_silence = ctx.settings.heartbeat_interval * 3;
     let mut last_heard = Instant::now();
     let mut check = tokio::time::interval(ctx.settings.heartbeat_interval.min(Duration::from_secs(5)));
-    // Frames are not answered one at a time: they are handed to the group-commit writer at
-    // once and answered when its transaction commits. A phone's `accepted` and status frames
-    // go as one batch; those that come while it is being stored wait for it and go as the
-    // next, so a phone reporting a burst costs a few statements per batch, not per frame, and
-    // a lone frame waits for nothing.
+    // Frames are not answered one at a time: they are handed to the group-commit writers at
+    // once and answered when their transaction commits. A phone's `accepted` frames go as one
+    // batch and its status frames as another; those that come while a batch of their kind is
+    // being stored wait for it and go as the next, so a phone reporting a burst costs a few
+    // statements per batch, not per frame, and a lone frame waits for nothing.
     let mut pending: FuturesUnordered<Pending> = FuturesUnordered::new();
     let mut said = Said::default();
-    let mut storing = false;
+    let mut storing = Storing::default();
     let mut ended = None;
     loop {
-        if !storing && !said.is_empty() {
-            pending.push(store(ctx, std::mem::take(&mut said)));
-            storing = true;
-        }
+        storing.start(ctx, &mut said, &mut pending, ended.is_some());
         if let Some(e) = ended.take() {
             return Err(e);
         }
@@ -227,7 +262,7 @@ async fn serve(
             }
             Some(done) = pending.next(), if !pending.is_empty() => {
                 let stored = done?;
-                storing &= !stored.batch;
+                storing.stored(stored.batch);
                 for answer in &stored.answers {
                     send(session, answer).await?;
                 }
@@ -270,24 +305,20 @@ fn heartbeat(ctx: &Ctx, hb: &relay_protocol::frames::Heartbeat) -> Pending {
     });
     Box::pin(async move {
         stored.await?;
-        Ok(Stored { answers: Vec::new(), batch: false })
+        Ok(Stored { answers: Vec::new(), batch: Batch::None })
     })
 }
 
-/// Starts storing a batch of `accepted` and status frames; answers them in the order they came.
-fn store(ctx: &Ctx, said: Said) -> Pending {
-    let confirmed = (!said.accepted.is_empty()).then(|| accept(ctx, said.accepted));
-    let reported = (!said.reports.is_empty()).then(|| report_statuses(ctx, said.reports));
-    Box::pin(async move {
-        let mut answers = match confirmed {
-            Some(confirmed) => confirmed.await?,
-            None => Vec::new(),
-        };
-        if let Some(reported) = reported {
-            answers.extend(reported.await?);
-        }
-        Ok(Stored { answers, batch: true })
-    })
+/// Starts storing a batch of `accepted` frames.
+fn accept_batch(ctx: &Ctx, request_ids: Vec<String>) -> Pending {
+    let confirmed = accept(ctx, request_ids);
+    Box::pin(async move { Ok(Stored { answers: confirmed.await?, batch: Batch::Accepted }) })
+}
+
+/// Starts storing a batch of status frames.
+fn report_batch(ctx: &Ctx, reports: Vec<StatusReport>) -> Pending {
+    let acked = report_statuses(ctx, reports);
+    Box::pin(async move { Ok(Stored { answers: acked.await?, batch: Batch::Reports }) })
 }
 
 /// `confirm` for each message that is still this phone's, else `revoke`.
@@ -296,7 +327,12 @@ fn accept(
     request_ids: Vec<String>,
 ) -> impl Future<Output = Result<Vec<ServerFrame>, SessionError>> + Send + 'static {
     let device_id = ctx.device.id.clone();
-    let mine = ctx.db.write_for_device(&ctx.device.id, move |conn| -> Result<_, StoreError> {
+    // On the main writer, where the dispatcher claims, not the phone's intake writer (see
+    // `Db::write_for_device`): a `confirm` is the last step between a claim and the SMS, and
+    // the intake writers' transactions carry the sends and every phone's reports. The order
+    // against this phone's other writes needs no common writer: nothing else it sends about a
+    // message can come before the `confirm` this commit gives.
+    let mine = ctx.db.write(move |conn| -> Result<_, StoreError> {
         let mine = messages::acknowledge(conn, &device_id, &request_ids)?;
         Ok((mine, request_ids))
     });

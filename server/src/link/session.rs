@@ -181,38 +181,63 @@ type Pending = Pin<Box<dyn Future<Output = Result<Stored, SessionError>> + Send>
 struct Said {
     accepted: Vec<String>,
     reports: Vec<StatusReport>,
+    /// `accepted` frames taken so far on this connection.
+    accepted_seen: u64,
+    /// How many of those came before the newest status frame waiting here.
+    reports_follow: u64,
 }
 
-/// Which batches are being stored.
+impl Said {
+    fn accepted(&mut self, request_id: String) {
+        self.accepted.push(request_id);
+        self.accepted_seen += 1;
+    }
+
+    fn report(&mut self, report: StatusReport) {
+        self.reports.push(report);
+        self.reports_follow = self.accepted_seen;
+    }
+}
+
+/// Which batches are being stored, and how far the acknowledgements got.
 #[derive(Default)]
 struct Storing {
     accepted: bool,
     reports: bool,
+    /// `accepted` frames in the batches started so far, and in those committed.
+    accepted_started: u64,
+    accepted_stored: u64,
 }
 
 impl Storing {
-    /// Starts the batches that may start. Status reports wait while acknowledgements are being
-    /// stored: a phone reports on a message only after its `confirm`, which follows the
-    /// acknowledgement's commit, so this order is the phone's own; it keeps a report that came
-    /// too early (from a phone breaking the protocol) from being applied before the
-    /// acknowledgement it follows and lost. Acknowledgements never wait for reports: their
-    /// `confirm` is what the phone waits for before it sends. `all` starts everything (the
-    /// connection is ending and nothing more will come).
+    /// Starts the batches that may start. Status reports wait until every acknowledgement that
+    /// came before them has been stored: a phone reports on a message only after its
+    /// `confirm`, which follows the acknowledgement's commit, so this order is the phone's
+    /// own; it keeps a report that came too early (from a phone breaking the protocol) from
+    /// being applied before the acknowledgement it follows, and lost. Acknowledgements never
+    /// wait for reports: their `confirm` is what the phone waits for before it sends. `all`
+    /// starts everything, acknowledgements first (the connection is ending; a report that
+    /// then finds its message unacknowledged was never answered, and the phone repeats it).
     fn start(&mut self, ctx: &Ctx, said: &mut Said, pending: &mut FuturesUnordered<Pending>, all: bool) {
-        if !self.reports && (!self.accepted || all) && !said.reports.is_empty() {
-            pending.push(report_batch(ctx, std::mem::take(&mut said.reports)));
-            self.reports = true;
-        }
         if !self.accepted && !said.accepted.is_empty() {
             pending.push(accept_batch(ctx, std::mem::take(&mut said.accepted)));
             self.accepted = true;
+            self.accepted_started = said.accepted_seen;
+        }
+        let acknowledged = self.accepted_stored >= said.reports_follow;
+        if !self.reports && (acknowledged || all) && !said.reports.is_empty() {
+            pending.push(report_batch(ctx, std::mem::take(&mut said.reports)));
+            self.reports = true;
         }
     }
 
     fn stored(&mut self, batch: Batch) {
         match batch {
             Batch::None => {}
-            Batch::Accepted => self.accepted = false,
+            Batch::Accepted => {
+                self.accepted = false;
+                self.accepted_stored = self.accepted_started;
+            }
             Batch::Reports => self.reports = false,
         }
     }
@@ -289,8 +314,8 @@ fn take(
     match frame {
         DeviceFrame::Hello(_) => return Err(SessionError::Protocol("hello may only come first".into())),
         DeviceFrame::Heartbeat(hb) => pending.push(heartbeat(ctx, &hb)),
-        DeviceFrame::Accepted { request_id } => said.accepted.push(request_id),
-        DeviceFrame::Status(report) => said.reports.push(report),
+        DeviceFrame::Accepted { request_id } => said.accepted(request_id),
+        DeviceFrame::Status(report) => said.report(report),
     }
     Ok(())
 }

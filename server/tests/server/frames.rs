@@ -19,6 +19,7 @@ both_backends!(
     unknown_outcomes_after_a_restart_do_not_degrade_the_phone,
     messages_sent_before_a_reconnect_leave_the_new_link_its_whole_window,
     a_phone_that_reconnects_at_once_stays_online_and_is_given_work,
+    reports_that_come_with_their_acknowledgements_are_applied_after_them,
 );
 
 struct RawPhone {
@@ -165,6 +166,36 @@ fn a_burst_of_repeated_frames_changes_each_message_once_and_answers_every_frame(
     }
     let queue: Value = server.get("/v1/queue", Some(&a.key)).json();
     assert_eq!(queue["counts"]["delivered"], 3, "{queue}");
+}
+
+/// Acknowledgements and reports are stored in batches of their own, on PostgreSQL by two
+/// writers. A phone that reports on messages in the same write as it acknowledges them (which
+/// a phone keeping the protocol never does: it waits for `confirm`) still has its reports
+/// applied after the acknowledgements, not lost against messages not yet acknowledged.
+fn reports_that_come_with_their_acknowledgements_are_applied_after_them(backend: Backend) {
+    let db = TestDb::new(backend);
+    let a = create_account(&db, "eager@example.com", "unlimited");
+    let server = TestServer::start(&db);
+    let mut phone = RawPhone::connect(&server, &a.key);
+
+    let ids = queue(&server, &a.key, 3, "Eager");
+    phone.recv_sends(ids.len());
+    let mut frames: Vec<DeviceFrame> = ids.iter().map(|id| DeviceFrame::Accepted { request_id: id.clone() }).collect();
+    for kind in [DeliveryStatus::Sent, DeliveryStatus::Delivered] {
+        frames.extend(ids.iter().map(|id| status(id, kind)));
+    }
+    phone.send_burst(&frames);
+    let answers = phone.recv_n(frames.len());
+    let confirms = answers.iter().filter(|f| matches!(f, ServerFrame::Confirm { .. })).count();
+    let acks = answers.iter().filter(|f| matches!(f, ServerFrame::StatusAck { .. })).count();
+    assert_eq!((confirms, acks), (3, 6), "{answers:?}");
+
+    for id in &ids {
+        let m = server.get(&format!("/v1/messages/{id}"), Some(&a.key)).json();
+        assert_eq!(m["status"], "delivered", "{m}");
+        let events: Vec<&str> = m["events"].as_array().unwrap().iter().map(|e| e["status"].as_str().unwrap()).collect();
+        assert_eq!(events, ["queued", "dispatched", "sent", "delivered"], "{m}");
+    }
 }
 
 /// A phone that restarted mid-send reports `outcome_unknown` for what it cannot vouch for; a

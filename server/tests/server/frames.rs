@@ -121,6 +121,16 @@ fn status(request_id: &str, status: DeliveryStatus) -> DeviceFrame {
     })
 }
 
+/// The message went out once and was delivered, each step of its timeline recorded once.
+fn assert_delivered_once(server: &TestServer, key: &str, id: &str) {
+    let m = server.get(&format!("/v1/messages/{id}"), Some(key)).json();
+    assert_eq!(m["status"], "delivered", "{m}");
+    assert_eq!(m["attempts"], 1, "{m}");
+    let events: Vec<&str> = m["events"].as_array().unwrap().iter().map(|e| e["status"].as_str().unwrap()).collect();
+    assert_eq!(events, ["queued", "dispatched", "sent", "delivered"], "each change recorded once: {m}");
+    assert!(m["sent_at"].is_string() && m["delivered_at"].is_string(), "{m}");
+}
+
 fn a_burst_of_repeated_frames_changes_each_message_once_and_answers_every_frame(backend: Backend) {
     let db = TestDb::new(backend);
     let a = create_account(&db, "raw@example.com", "unlimited");
@@ -157,12 +167,7 @@ fn a_burst_of_repeated_frames_changes_each_message_once_and_answers_every_frame(
     assert!(acks.iter().all(|f| matches!(f, ServerFrame::StatusAck { .. })), "{acks:?}");
 
     for id in &ids {
-        let m = server.get(&format!("/v1/messages/{id}"), Some(&a.key)).json();
-        assert_eq!(m["status"], "delivered", "{m}");
-        assert_eq!(m["attempts"], 1, "{m}");
-        let events: Vec<&str> = m["events"].as_array().unwrap().iter().map(|e| e["status"].as_str().unwrap()).collect();
-        assert_eq!(events, ["queued", "dispatched", "sent", "delivered"], "each change recorded once: {m}");
-        assert!(m["sent_at"].is_string() && m["delivered_at"].is_string(), "{m}");
+        assert_delivered_once(&server, &a.key, id);
     }
     let queue: Value = server.get("/v1/queue", Some(&a.key)).json();
     assert_eq!(queue["counts"]["delivered"], 3, "{queue}");
@@ -191,10 +196,7 @@ fn reports_that_come_with_their_acknowledgements_are_applied_after_them(backend:
     assert_eq!((confirms, acks), (3, 6), "{answers:?}");
 
     for id in &ids {
-        let m = server.get(&format!("/v1/messages/{id}"), Some(&a.key)).json();
-        assert_eq!(m["status"], "delivered", "{m}");
-        let events: Vec<&str> = m["events"].as_array().unwrap().iter().map(|e| e["status"].as_str().unwrap()).collect();
-        assert_eq!(events, ["queued", "dispatched", "sent", "delivered"], "{m}");
+        assert_delivered_once(&server, &a.key, id);
     }
 }
 

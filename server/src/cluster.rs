@@ -4,7 +4,9 @@
 //! - rate limits are shared out: with N live instances each one enforces 1/N of a key's quota;
 //! - a device held by an instance that stopped beating (killed, or its machine gone) is taken
 //!   offline by whichever live instance notices first, and what the phone held unacknowledged
-//!   goes back to the queue, to be sent once the phone reconnects (to any instance).
+//!   goes back to the queue, to be sent once the phone reconnects (to any instance);
+//! - a device an instance still holds after its connection's cleanup failed is taken offline
+//!   by that instance at its next beat, the same way.
 //!
 //! On PostgreSQL, work queued on one instance wakes the dispatchers of all of them through
 //! `LISTEN`/`NOTIFY`, so a message accepted by instance B reaches a phone connected to
@@ -60,7 +62,8 @@ pub async fn register(hub: &Hub, db: &Db) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Beats, counts the live instances and frees the phones of dead ones. Runs until the process ends.
+/// Beats, counts the live instances, frees the phones of dead ones and its own strays. Runs
+/// until the process ends.
 pub async fn run(hub: Arc<Hub>, db: Db, limits: Arc<RateLimits>) {
     let mut tick = tokio::time::interval(BEAT);
     loop {
@@ -79,7 +82,74 @@ pub async fn run(hub: Arc<Hub>, db: Db, limits: Arc<RateLimits>) {
             }
             Err(e) => tracing::warn!(error = %e, "could not record this instance's heartbeat"),
         }
+        match release_strays(&hub, &db).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::warn!(devices = n, "devices whose connection's cleanup had failed taken offline");
+                hub.wake();
+            }
+            Err(e) => tracing::warn!(error = %e, "could not check this instance's devices"),
+        }
     }
+}
+
+/// Takes offline the devices this instance holds in the database but has no connection of:
+/// the cleanup of their last connection failed (PostgreSQL may fail a transaction to break a
+/// deadlock, or the database may be unreachable for a moment). Until then the device would
+/// count as online and what it never acknowledged would wait for the phone to reconnect, or
+/// for ever if it does not. Each goes as the cleanup would have taken it ([`take_offline`],
+/// which decides under the device's row lock: a connection being set up is registered here
+/// before it holds the device, so it is never taken for a stray).
+async fn release_strays(hub: &Arc<Hub>, db: &Db) -> Result<usize, StoreError> {
+    let me = hub.instance().clone();
+    let held: Vec<(String, String, String)> = db
+        .run(move |conn| {
+            devices::table
+                .filter(devices::connected_instance.eq(me.as_str()))
+                .select((devices::id, devices::account_id, devices::name))
+                .load(conn)
+                .map_err(StoreError::from)
+        })
+        .await?;
+    let mut freed = 0;
+    for (id, account_id, name) in held.into_iter().filter(|(id, ..)| !hub.is_online(id)) {
+        let (me, hub) = (hub.instance().clone(), hub.clone());
+        let key = id.clone();
+        let requeued = db
+            .write_for_device(&key, move |conn| {
+                take_offline(conn, &id, &account_id, &name, &me, || hub.is_online(&id), "device disconnected")
+            })
+            .await?;
+        if let Some(requeued) = requeued {
+            tracing::warn!(device_id = %key, requeued, "a device left held by a failed cleanup taken offline");
+            freed += 1;
+        }
+    }
+    Ok(freed)
+}
+
+/// Takes a device this instance holds offline, unless the phone reconnected (see
+/// [`release`]): records `device.offline` and re-queues what the phone never acknowledged,
+/// saying `why`. The number re-queued, or `None` when the device was left as it was.
+pub fn take_offline(
+    conn: &mut DbConnection,
+    device_id: &str,
+    account_id: &str,
+    name: &str,
+    me: &InstanceId,
+    reconnected: impl FnOnce() -> bool,
+    why: &str,
+) -> Result<Option<usize>, StoreError> {
+    if !release(conn, device_id, me, reconnected)? {
+        return Ok(None);
+    }
+    webhooks::record(conn, account_id, EventType::DeviceOffline, |_| Ok(device_data(device_id, name, false)))?;
+    Ok(Some(messages::requeue_unacknowledged(conn, device_id, why)?))
+}
+
+/// A device event's data.
+pub fn device_data(device_id: &str, name: &str, online: bool) -> serde_json::Value {
+    serde_json::json!({"device_id": device_id, "device_name": name, "online": online})
 }
 
 #[derive(Debug)]
@@ -116,9 +186,7 @@ fn beat(conn: &mut DbConnection, me: &str) -> Result<Beat, StoreError> {
         diesel::update(devices::table.find(id))
             .set((devices::online.eq(false), devices::connected_instance.eq(None::<String>)))
             .execute(conn)?;
-        webhooks::record(conn, account_id, EventType::DeviceOffline, |_| {
-            Ok(serde_json::json!({"device_id": id, "device_name": name, "online": false}))
-        })?;
+        webhooks::record(conn, account_id, EventType::DeviceOffline, |_| Ok(device_data(id, name, false)))?;
         messages::requeue_unacknowledged(conn, id, "server instance lost")?;
     }
     diesel::delete(server_instances::table.filter(server_instances::seen_at.lt(now - span(FORGET_AFTER))))

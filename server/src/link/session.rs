@@ -137,7 +137,9 @@ async fn settle(ctx: &Ctx, hello: &Hello) -> Result<Settled, SessionError> {
             cluster::hold(conn, &device_id, &me)?;
             // Anything handed over that the phone does not hold never arrived: re-queue it.
             messages::requeue_unacknowledged(conn, &device_id, "not received by the device")?;
-            webhooks::record(conn, &account_id, EventType::DeviceOnline, |_| Ok(device_data(&device_id, &name, true)))?;
+            webhooks::record(conn, &account_id, EventType::DeviceOnline, |_| {
+                Ok(cluster::device_data(&device_id, &name, true))
+            })?;
             // What the hub counts in flight: handed over, not yet reported sent or failed. A
             // `sent` message counted here would never be let go (its `delivered` does not
             // come from `dispatched`), and each reconnect would shrink the phone's room.
@@ -456,29 +458,22 @@ async fn finish(ctx: &Ctx, conn_id: u64) {
     let (account_id, name) = (ctx.device.account_id.clone(), ctx.device.name.clone());
     let me = ctx.hub.instance().clone();
     let hub = ctx.hub.clone();
+    // The phone may have reconnected since this connection was unregistered: here (a newer
+    // link is registered before it holds the device), or to another instance. Either way the
+    // newer connection settles its messages and the device stays online.
     let result = ctx
         .db
-        .write_for_device(&ctx.device.id, move |conn| -> Result<usize, StoreError> {
-            // The phone may have reconnected since this connection was unregistered: here (a
-            // newer link is registered before it holds the device), or to another instance.
-            // Either way the newer connection settles its messages and the device stays online.
-            if !cluster::release(conn, &id, &me, || hub.is_online(&id))? {
-                return Ok(0);
-            }
-            webhooks::record(conn, &account_id, EventType::DeviceOffline, |_| Ok(device_data(&id, &name, false)))?;
-            Ok(messages::requeue_unacknowledged(conn, &id, "device disconnected")?)
+        .write_for_device(&ctx.device.id, move |conn| {
+            cluster::take_offline(conn, &id, &account_id, &name, &me, || hub.is_online(&id), "device disconnected")
         })
         .await;
     match result {
-        Ok(n) => tracing::info!(device_id = %ctx.device.id, requeued = n, "device offline"),
+        Ok(Some(n)) => tracing::info!(device_id = %ctx.device.id, requeued = n, "device offline"),
+        Ok(None) => tracing::info!(device_id = %ctx.device.id, "device reconnected"),
+        // The instance's beat finds the device still held here and takes it offline then.
         Err(e) => tracing::warn!(device_id = %ctx.device.id, error = %e, "could not record the device going offline"),
     }
     ctx.hub.wake();
-}
-
-/// A device event's data.
-fn device_data(device_id: &str, name: &str, online: bool) -> serde_json::Value {
-    serde_json::json!({"device_id": device_id, "device_name": name, "online": online})
 }
 
 async fn next_frame(session: &mut Session, stream: &mut AggregatedMessageStream) -> Result<DeviceFrame, SessionError> {

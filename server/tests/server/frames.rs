@@ -12,6 +12,7 @@ use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 
 use crate::both_backends;
+use crate::common::receiver::Receiver;
 use crate::common::{Backend, TestDb, TestServer, create_account};
 
 both_backends!(
@@ -20,6 +21,9 @@ both_backends!(
     messages_sent_before_a_reconnect_leave_the_new_link_its_whole_window,
     a_phone_that_reconnects_at_once_stays_online_and_is_given_work,
     reports_that_come_with_their_acknowledgements_are_applied_after_them,
+    sent_and_delivered_in_one_burst_read_as_if_reported_apart,
+    a_webhook_account_gets_both_events_of_a_burst_each_as_it_was,
+    a_device_whose_cleanup_failed_is_taken_offline_at_the_next_beat,
 );
 
 struct RawPhone {
@@ -197,6 +201,180 @@ fn reports_that_come_with_their_acknowledgements_are_applied_after_them(backend:
 
     for id in &ids {
         assert_delivered_once(&server, &a.key, id);
+    }
+}
+
+/// A message reported `sent` and then `delivered` in one burst moves in one step; the rest of
+/// the burst (a repeat, a message sent earlier, one that failed after `sent`) as before.
+fn sent_and_delivered_in_one_burst_read_as_if_reported_apart(backend: Backend) {
+    let db = TestDb::new(backend);
+    let a = create_account(&db, "pairs@example.com", "unlimited");
+    let server = TestServer::start(&db);
+    let mut phone = RawPhone::connect(&server, &a.key);
+    let ids = queue(&server, &a.key, 5, "Pairs");
+    phone.recv_sends(ids.len());
+    let accepted: Vec<DeviceFrame> = ids.iter().map(|id| DeviceFrame::Accepted { request_id: id.clone() }).collect();
+    phone.send_burst(&accepted);
+    phone.recv_n(accepted.len());
+    let [a1, b, c, d, e] = [0, 1, 2, 3, 4].map(|i| ids[i].as_str());
+    // `c` was reported sent in a burst of its own.
+    phone.send_burst(&[status(c, DeliveryStatus::Sent)]);
+    phone.recv_n(1);
+
+    let failed = DeviceFrame::Status(StatusReport {
+        request_id: d.into(),
+        status: DeliveryStatus::Failed,
+        at: "2026-11-27T12:00:00Z".into(),
+        failure: Some(Failure { code: "no_service".into(), reason: "No service".into() }),
+    });
+    let burst = [
+        status(a1, DeliveryStatus::Sent),
+        status(b, DeliveryStatus::Sent),
+        status(d, DeliveryStatus::Sent),
+        status(a1, DeliveryStatus::Delivered),
+        status(e, DeliveryStatus::Sent),
+        status(e, DeliveryStatus::Sent),
+        status(b, DeliveryStatus::Delivered),
+        status(c, DeliveryStatus::Delivered),
+        status(e, DeliveryStatus::Delivered),
+        failed,
+    ];
+    phone.send_burst(&burst);
+    let answers = phone.recv_n(burst.len());
+    assert!(answers.iter().all(|f| matches!(f, ServerFrame::StatusAck { .. })), "{answers:?}");
+
+    for id in [a1, b, c, e] {
+        assert_delivered_once(&server, &a.key, id);
+    }
+    let m = server.get(&format!("/v1/messages/{d}"), Some(&a.key)).json();
+    assert_eq!((m["status"].as_str(), m["failure"]["code"].as_str()), (Some("failed"), Some("no_service")), "{m}");
+    let events: Vec<&str> = m["events"].as_array().unwrap().iter().map(|e| e["status"].as_str().unwrap()).collect();
+    assert_eq!(events, ["queued", "dispatched", "sent", "failed"], "{m}");
+
+    let figures = server.get("/v1/queue", Some(&a.key)).json();
+    let counts = &figures["counts"];
+    assert_eq!((counts["delivered"].as_i64(), counts["failed"].as_i64()), (Some(4), Some(1)), "{figures}");
+    assert_eq!(counts["dispatched"].as_i64(), Some(0), "{figures}");
+    // The failure came last in the burst: a streak of one, counted once.
+    let devices = server.get("/v1/devices", Some(&a.key)).json();
+    assert_eq!(devices["devices"][0]["consecutive_failures"], 1, "{devices}");
+    // Every message left the phone's window exactly once: new work still flows to it, all of it.
+    let more = queue(&server, &a.key, 3, "After");
+    let mut handed = phone.recv_sends(more.len());
+    handed.sort();
+    let mut want = more.clone();
+    want.sort();
+    assert_eq!(handed, want);
+}
+
+/// An account with a webhook endpoint: a message reported `sent` and `delivered` in one burst
+/// gives both events, each payload showing the message at its step.
+fn a_webhook_account_gets_both_events_of_a_burst_each_as_it_was(backend: Backend) {
+    let db = TestDb::new(backend);
+    let a = create_account(&db, "pairhooks@example.com", "standard");
+    let server = TestServer::start_with(&db, &["--allow-private-webhooks", "--unsafe-test-webhook-schedule-ms", "300"]);
+    let receiver = Receiver::start(0);
+    let body = json!({"url": receiver.url(), "events": ["message.sent", "message.delivered"]});
+    let reply = server.send("POST", "/v1/webhooks", Some(&a.key), Some(&body.to_string()));
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    let mut phone = RawPhone::connect(&server, &a.key);
+    let ids = queue(&server, &a.key, 1, "Hooked");
+    phone.recv_sends(1);
+    phone.send_burst(&[DeviceFrame::Accepted { request_id: ids[0].clone() }]);
+    phone.recv_n(1);
+    phone.send_burst(&[status(&ids[0], DeliveryStatus::Sent), status(&ids[0], DeliveryStatus::Delivered)]);
+    phone.recv_n(2);
+    assert_delivered_once(&server, &a.key, &ids[0]);
+
+    wait_until(Duration::from_secs(20), "both events at the receiver", || receiver.received().len() >= 2);
+    let got = receiver.received();
+    let mut steps: Vec<(String, String)> = got
+        .iter()
+        .map(|r| {
+            let v = r.json();
+            (v["type"].as_str().unwrap().to_owned(), v["data"]["status"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    steps.sort();
+    let want =
+        [("message.delivered", "delivered"), ("message.sent", "sent")].map(|(t, s)| (t.to_owned(), s.to_owned()));
+    assert_eq!(steps, want, "{got:?}");
+}
+
+/// The database refuses the transaction that takes a disconnected phone offline (as
+/// PostgreSQL does to break a deadlock): the instance's next beat finds the device still held
+/// with no connection and does it then, re-queueing what the phone never acknowledged.
+fn a_device_whose_cleanup_failed_is_taken_offline_at_the_next_beat(backend: Backend) {
+    let db = TestDb::new(backend);
+    let a = create_account(&db, "stray@example.com", "unlimited");
+    let server = TestServer::start(&db);
+    let mut phone = RawPhone::connect(&server, &a.key);
+    let ids = queue(&server, &a.key, 2, "Stray");
+    phone.recv_sends(ids.len());
+    // Refuses the device's release while `cleanup_fault` has a row.
+    let fault = match backend {
+        Backend::Sqlite => {
+            "CREATE TABLE cleanup_fault (one INTEGER); INSERT INTO cleanup_fault VALUES (1);
+             CREATE TRIGGER cleanup_fault BEFORE UPDATE OF connected_instance ON devices
+             WHEN OLD.connected_instance IS NOT NULL AND NEW.connected_instance IS NULL
+                 AND EXISTS (SELECT 1 FROM cleanup_fault)
+             BEGIN SELECT RAISE(ABORT, 'injected fault'); END;"
+        }
+        Backend::Postgres => {
+            "CREATE TABLE cleanup_fault (one INTEGER); INSERT INTO cleanup_fault VALUES (1);
+             CREATE FUNCTION cleanup_fault() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 IF OLD.connected_instance IS NOT NULL AND NEW.connected_instance IS NULL
+                     AND EXISTS (SELECT 1 FROM cleanup_fault) THEN
+                     RAISE EXCEPTION 'injected deadlock' USING ERRCODE = '40P01';
+                 END IF;
+                 RETURN NEW;
+             END $$;
+             CREATE TRIGGER cleanup_fault BEFORE UPDATE ON devices
+                 FOR EACH ROW EXECUTE FUNCTION cleanup_fault();"
+        }
+    };
+    execute(&db, fault);
+    // The phone hangs up holding both messages unacknowledged; its cleanup is refused.
+    drop(phone);
+    wait_until(Duration::from_secs(15), "the refused cleanup in the server's log", || {
+        server.log().contains("could not record the device going offline")
+    });
+    for id in &ids {
+        let m = server.get(&format!("/v1/messages/{id}"), Some(&a.key)).json();
+        assert_eq!(m["status"], "dispatched", "still held by the gone connection: {m}");
+    }
+
+    execute(&db, "DELETE FROM cleanup_fault");
+    // The beat comes every 5 s.
+    wait_until(Duration::from_secs(20), "the messages back in the queue", || {
+        ids.iter().all(|id| server.get(&format!("/v1/messages/{id}"), Some(&a.key)).json()["status"] == "queued")
+    });
+    for id in &ids {
+        let m = server.get(&format!("/v1/messages/{id}"), Some(&a.key)).json();
+        let details: Vec<&str> = m["events"].as_array().unwrap().iter().filter_map(|e| e["detail"].as_str()).collect();
+        assert!(details.contains(&"re-queued: device disconnected"), "{m}");
+    }
+    let devices = server.get("/v1/devices", Some(&a.key)).json();
+    assert_eq!(devices["devices"][0]["state"], "offline", "{devices}");
+}
+
+/// Runs SQL on the test's database, beside the server.
+fn execute(db: &TestDb, sql: &str) {
+    use diesel::connection::SimpleConnection;
+    let store = relay_server::db::Db::open(&db.url).unwrap();
+    let mut conn = store.conn().unwrap();
+    match &mut *conn {
+        relay_server::db::DbConnection::Sqlite(c) => c.batch_execute(sql).unwrap(),
+        relay_server::db::DbConnection::Postgres(c) => c.batch_execute(sql).unwrap(),
+    }
+}
+
+fn wait_until(within: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + within;
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out after {within:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

@@ -36,7 +36,10 @@ pub struct QueueView {
     pub counts: StatusCounts,
     /// Seconds the oldest queued message has waited (0 when none waits).
     pub oldest_queued_age_seconds: i64,
+    /// Messages sent in the last hour, counted by the minute: the current minute and the 59
+    /// before it.
     pub sent_last_hour: i64,
+    /// Messages failed in the last hour, counted as `sent_last_hour`.
     pub failed_last_hour: i64,
     pub devices_online: i64,
     pub devices_paired: i64,

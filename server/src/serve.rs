@@ -180,6 +180,13 @@ async fn upkeep(state: AppState) {
             Ok(n) => tracing::debug!(deliveries = n, "pruned old webhook deliveries"),
             Err(e) => tracing::warn!(error = %e, "could not prune old webhook deliveries"),
         }
+        let pruned = state
+            .db
+            .write(|conn| crate::messages::queries::prune_minutes(conn, crate::time::now()).map_err(StoreError::from))
+            .await;
+        if let Err(e) = pruned {
+            tracing::warn!(error = %e, "could not prune the counted minutes of sent and failed messages");
+        }
         // Only PostgreSQL counts per connection; SQLite's one writer keeps a single shard.
         if state.db.backend() == Backend::Postgres {
             let folded =

@@ -65,6 +65,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Messages sent and failed per account and minute, kept by a trigger (see the migration
+    /// `message_minutes`); a minute's figure is the sum of its shards.
+    message_minutes (account_id, minute, shard) {
+        account_id -> Text,
+        minute -> Timestamp,
+        shard -> Integer,
+        sent -> BigInt,
+        failed -> BigInt,
+    }
+}
+
+diesel::table! {
     pairing_codes (code_hash) {
         code_hash -> Text,
         account_id -> Text,

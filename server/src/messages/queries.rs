@@ -11,7 +11,7 @@ use diesel::prelude::*;
 
 use super::models::{Event, Lane, Message, Status};
 use crate::db::bulk::{Cell, Sql, rows_per_statement};
-use crate::db::schema::{devices, message_events, message_totals, messages};
+use crate::db::schema::{devices, message_events, message_minutes, message_totals, messages};
 use crate::db::{DbConnection, write_transaction};
 use crate::ids::{IdKind, new_id};
 use crate::time;
@@ -835,19 +835,41 @@ pub fn figures(conn: &mut DbConnection, account_id: &str) -> QueryResult<QueueFi
         firsts.push(first);
     }
     let oldest_queued = firsts.into_iter().flatten().min();
-    let hour_ago = time::now() - Duration::hours(1);
-    let sent_last_hour = messages::table
-        .filter(messages::account_id.eq(account_id))
-        .filter(messages::sent_at.ge(hour_ago))
-        .select(count_star())
-        .first(conn)?;
-    let failed_last_hour = messages::table
-        .filter(messages::account_id.eq(account_id))
-        .filter(messages::status.eq(Status::Failed.as_str()))
-        .filter(messages::finished_at.ge(hour_ago))
-        .select(count_star())
-        .first(conn)?;
+    // The minute an hour ago is left out: the figure covers between 59 and 60 minutes.
+    let since = minute_of(time::now()) - Duration::minutes(59);
+    let (mut sent_last_hour, mut failed_last_hour) = (0, 0);
+    for (_, sent, failed) in minutes_since(conn, account_id, since)? {
+        sent_last_hour += sent;
+        failed_last_hour += failed;
+    }
     Ok(QueueFigures { counts, oldest_queued, sent_last_hour, failed_last_hour })
+}
+
+/// The start of `t`'s minute.
+fn minute_of(t: NaiveDateTime) -> NaiveDateTime {
+    use chrono::Timelike;
+    t.with_second(0).and_then(|t| t.with_nanosecond(0)).unwrap_or(t)
+}
+
+/// The account's counted minutes since `since` (each counting connection's row apart): minute,
+/// messages sent, messages failed. See the migration `message_minutes`.
+fn minutes_since(
+    conn: &mut DbConnection,
+    account_id: &str,
+    since: NaiveDateTime,
+) -> QueryResult<Vec<(NaiveDateTime, i64, i64)>> {
+    message_minutes::table
+        .filter(message_minutes::account_id.eq(account_id))
+        .filter(message_minutes::minute.ge(since))
+        .select((message_minutes::minute, message_minutes::sent, message_minutes::failed))
+        .load(conn)
+}
+
+/// Deletes the counted minutes older than the health chart's day and an hour. Only the
+/// current minute is ever counted into, so this never waits on a writer.
+pub fn prune_minutes(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<usize> {
+    let before = minute_of(now) - Duration::hours(crate::queue::HEALTH_HOURS + 1);
+    diesel::delete(message_minutes::table.filter(message_minutes::minute.lt(before))).execute(conn)
 }
 
 /// Messages not yet finished, per status: a range of the queue index, as long as the backlog.
@@ -908,29 +930,26 @@ pub struct HourCount {
 }
 
 /// Per clock hour since `since`: messages sent (`sent_at`), and messages that failed
-/// (`finished_at` of those whose status is `failed`). One GROUP BY each, over the
-/// `(account_id, sent_at)` and `(account_id, status, finished_at)` indexes.
+/// (`finished_at` of those whose status is `failed`), from the counted minutes.
 pub fn hourly(
     conn: &mut DbConnection,
     account_id: &str,
     since: NaiveDateTime,
 ) -> QueryResult<(Vec<HourCount>, Vec<HourCount>)> {
-    let by_hour = |conn: &mut DbConnection, column: &str, failed: bool| {
-        let mut sql = Sql::new(conn);
-        let hour = if sql.is_postgres() {
-            format!("to_char(date_trunc('hour', {column}), 'YYYY-MM-DD HH24:00:00')")
-        } else {
-            format!("strftime('%Y-%m-%d %H:00:00', {column})")
-        };
-        sql.push(&format!("SELECT {hour} AS hour, COUNT(*) AS n FROM messages WHERE account_id = "))
-            .bind(Cell::Text(account_id.to_owned()));
-        if failed {
-            sql.push(" AND status = ").bind(Cell::Text(Status::Failed.as_str().to_owned()));
-        }
-        sql.push(&format!(" AND {column} >= ")).bind(Cell::Time(since)).push(" GROUP BY 1 ORDER BY 1");
-        sql.load::<HourCount>(conn)
+    let mut hours: std::collections::BTreeMap<String, (i64, i64)> = std::collections::BTreeMap::new();
+    for (minute, sent, failed) in minutes_since(conn, account_id, since)? {
+        let hour = hours.entry(minute.format("%Y-%m-%d %H:00:00").to_string()).or_default();
+        hour.0 += sent;
+        hour.1 += failed;
+    }
+    let column = |pick: fn(&(i64, i64)) -> i64| {
+        hours
+            .iter()
+            .filter(|(_, n)| pick(n) > 0)
+            .map(|(hour, n)| HourCount { hour: hour.clone(), n: pick(n) })
+            .collect()
     };
-    Ok((by_hour(conn, "sent_at", false)?, by_hour(conn, "finished_at", true)?))
+    Ok((column(|n| n.0), column(|n| n.1)))
 }
 
 /// Why messages failed since `since`: each failure code with how often, most frequent first,

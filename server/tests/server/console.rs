@@ -681,24 +681,33 @@ fn seed_message(db: &TestDb, account_id: &str, sent_ago: Option<i64>, failed: Op
         (Some(_), None) => "sent",
         (None, None) => "queued",
     };
+    // Inserted queued and then moved on, as every message is: the database counts sends and
+    // failures as they happen (`message_minutes`).
+    let id = format!("req_{}", ulid::Ulid::new());
     diesel::insert_into(messages::table)
         .values((
-            messages::id.eq(format!("req_{}", ulid::Ulid::new())),
+            messages::id.eq(&id),
             messages::account_id.eq(account_id),
             messages::to_number.eq("+923001234567"),
             messages::body.eq("seeded"),
             messages::priority.eq(1i16),
-            messages::status.eq(status),
+            messages::status.eq("queued"),
             messages::encoding.eq("gsm7"),
             messages::segments.eq(1),
+            messages::expires_at.eq(now + chrono::Duration::hours(1)),
+            messages::queued_at.eq(ago(sent_ago.or(failed.map(|f| f.0)).unwrap_or(0))),
+            messages::updated_at.eq(now),
+        ))
+        .execute(&mut *conn)
+        .unwrap();
+    diesel::update(messages::table.find(&id))
+        .set((
+            messages::status.eq(status),
             messages::attempts.eq(1),
             messages::failure_code.eq(failed.map(|(_, c)| c)),
             messages::failure_reason.eq(failed.map(|(_, c)| format!("the network said {c}"))),
-            messages::expires_at.eq(now + chrono::Duration::hours(1)),
-            messages::queued_at.eq(ago(sent_ago.or(failed.map(|f| f.0)).unwrap_or(0))),
             messages::sent_at.eq(sent_ago.map(ago)),
             messages::finished_at.eq(failed.map(|(h, _)| ago(h))),
-            messages::updated_at.eq(now),
         ))
         .execute(&mut *conn)
         .unwrap();
@@ -758,6 +767,36 @@ fn queue_health_is_charted_per_hour_with_failures_ranked(backend: Backend) {
     assert!(!page.html.contains("radio_off"));
     let urdu = browser.get("/console/queue?lang=ur");
     assert!(urdu.html.contains("ناکامی کی وجوہات") && urdu.html.contains(r#"dir="rtl""#));
+
+    // The queue's last hour holds only what happened in it.
+    let figures = |server: &TestServer| {
+        let q = server.get("/v1/queue", Some(&account.key)).json();
+        (q["sent_last_hour"].as_i64().unwrap(), q["failed_last_hour"].as_i64().unwrap())
+    };
+    assert_eq!(figures(&server), (0, 0));
+    seed_message(&db, &account.id, Some(0), None);
+    seed_message(&db, &account.id, Some(0), None);
+    seed_message(&db, &account.id, None, Some((0, "no_service")));
+    assert_eq!(figures(&server), (2, 1));
+
+    // The upkeep's pruning drops the minutes older than the chart's day, and only those.
+    use diesel::prelude::*;
+    use relay_server::db::schema::message_minutes;
+    let store = relay_server::db::Db::open(&db.url).unwrap();
+    let mut conn = store.conn().unwrap();
+    let now = chrono::Utc::now().naive_utc();
+    let day_ago = now - chrono::Duration::hours(25);
+    let older = |conn: &mut relay_server::db::DbConnection| -> i64 {
+        message_minutes::table.filter(message_minutes::minute.lt(day_ago)).count().get_result(conn).unwrap()
+    };
+    let old = older(&mut conn);
+    assert!(old >= 1, "the minutes of 30 hours ago are counted");
+    let pruned = relay_server::messages::queries::prune_minutes(&mut conn, now).unwrap();
+    assert_eq!(pruned as i64, old);
+    assert_eq!(older(&mut conn), 0);
+    let after = server.get("/v1/queue/health", Some(&account.key)).json();
+    let sent_in_chart: i64 = after["hours"].as_array().unwrap().iter().map(|h| h["sent"].as_i64().unwrap()).sum();
+    assert_eq!(sent_in_chart, 4 + 2, "{after}");
 }
 
 fn webhook_secrets_tests_and_redelivery_from_the_console(backend: Backend) {

@@ -255,6 +255,12 @@ fn sent_and_delivered_in_one_burst_read_as_if_reported_apart(backend: Backend) {
     let counts = &figures["counts"];
     assert_eq!((counts["delivered"].as_i64(), counts["failed"].as_i64()), (Some(4), Some(1)), "{figures}");
     assert_eq!(counts["dispatched"].as_i64(), Some(0), "{figures}");
+    // Every one of the five was sent (the failed one after its `sent`), one failed.
+    assert_eq!(
+        (figures["sent_last_hour"].as_i64(), figures["failed_last_hour"].as_i64()),
+        (Some(5), Some(1)),
+        "{figures}"
+    );
     // The failure came last in the burst: a streak of one, counted once.
     let devices = server.get("/v1/devices", Some(&a.key)).json();
     assert_eq!(devices["devices"][0]["consecutive_failures"], 1, "{devices}");

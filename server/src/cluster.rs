@@ -116,9 +116,7 @@ async fn release_strays(hub: &Arc<Hub>, db: &Db) -> Result<usize, StoreError> {
         let (me, hub) = (hub.instance().clone(), hub.clone());
         let key = id.clone();
         let requeued = db
-            .write_for_device(&key, move |conn| {
-                take_offline(conn, &id, &account_id, &name, &me, || hub.is_online(&id), "device disconnected")
-            })
+            .write_for_device(&key, move |conn| take_offline(conn, &id, &account_id, &name, &me, || hub.is_online(&id)))
             .await?;
         if let Some(requeued) = requeued {
             tracing::warn!(device_id = %key, requeued, "a device left held by a failed cleanup taken offline");
@@ -129,8 +127,8 @@ async fn release_strays(hub: &Arc<Hub>, db: &Db) -> Result<usize, StoreError> {
 }
 
 /// Takes a device this instance holds offline, unless the phone reconnected (see
-/// [`release`]): records `device.offline` and re-queues what the phone never acknowledged,
-/// saying `why`. The number re-queued, or `None` when the device was left as it was.
+/// [`release`]): records `device.offline` and re-queues what the phone never acknowledged.
+/// The number re-queued, or `None` when the device was left as it was.
 pub fn take_offline(
     conn: &mut DbConnection,
     device_id: &str,
@@ -138,13 +136,12 @@ pub fn take_offline(
     name: &str,
     me: &InstanceId,
     reconnected: impl FnOnce() -> bool,
-    why: &str,
 ) -> Result<Option<usize>, StoreError> {
     if !release(conn, device_id, me, reconnected)? {
         return Ok(None);
     }
     webhooks::record(conn, account_id, EventType::DeviceOffline, |_| Ok(device_data(device_id, name, false)))?;
-    Ok(Some(messages::requeue_unacknowledged(conn, device_id, why)?))
+    Ok(Some(messages::requeue_unacknowledged(conn, device_id, "device disconnected")?))
 }
 
 /// A device event's data.

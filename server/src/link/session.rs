@@ -464,7 +464,7 @@ async fn finish(ctx: &Ctx, conn_id: u64) {
     let result = ctx
         .db
         .write_for_device(&ctx.device.id, move |conn| {
-            cluster::take_offline(conn, &id, &account_id, &name, &me, || hub.is_online(&id), "device disconnected")
+            cluster::take_offline(conn, &id, &account_id, &name, &me, || hub.is_online(&id))
         })
         .await;
     match result {

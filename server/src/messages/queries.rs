@@ -430,8 +430,8 @@ pub fn apply_reports(conn: &mut DbConnection, device_id: &str, reports: &[Report
     for run in rest.chunk_by(|a, b| a.1.status == b.1.status) {
         let outcomes = match run[0].1.status {
             Status::Sent | Status::Delivered => {
-                let reports: Vec<Report<'_>> = run.iter().map(|(_, r)| **r).collect();
-                apply_run(conn, device_id, &reports)?
+                let same: Vec<Report<'_>> = run.iter().map(|(_, r)| **r).collect();
+                apply_run(conn, device_id, &same)?
             }
             Status::Failed => {
                 let mut outcomes = Vec::with_capacity(run.len());

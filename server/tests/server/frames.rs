@@ -13,7 +13,7 @@ use tungstenite::{Message, WebSocket};
 
 use crate::both_backends;
 use crate::common::receiver::Receiver;
-use crate::common::{Backend, TestDb, TestServer, create_account};
+use crate::common::{Backend, TestDb, TestServer, create_account, poll};
 
 both_backends!(
     a_burst_of_repeated_frames_changes_each_message_once_and_answers_every_frame,
@@ -102,6 +102,14 @@ impl RawPhone {
     fn recv_n(&mut self, n: usize) -> Vec<ServerFrame> {
         (0..n).map(|_| self.recv()).collect()
     }
+
+    /// Acknowledges the messages in one burst and reads the server's answers to it.
+    fn acknowledge(&mut self, ids: &[String]) -> Vec<ServerFrame> {
+        let accepted: Vec<DeviceFrame> =
+            ids.iter().map(|id| DeviceFrame::Accepted { request_id: id.clone() }).collect();
+        self.send_burst(&accepted);
+        self.recv_n(accepted.len())
+    }
 }
 
 /// Queues `n` messages through the API; their request ids.
@@ -122,6 +130,15 @@ fn status(request_id: &str, status: DeliveryStatus) -> DeviceFrame {
         status,
         at: "2026-11-27T12:00:00Z".into(),
         failure: None,
+    })
+}
+
+fn failed(request_id: &str, code: &str, reason: String) -> DeviceFrame {
+    DeviceFrame::Status(StatusReport {
+        request_id: request_id.into(),
+        status: DeliveryStatus::Failed,
+        at: "2026-11-27T12:00:00Z".into(),
+        failure: Some(Failure { code: code.into(), reason }),
     })
 }
 
@@ -213,20 +230,12 @@ fn sent_and_delivered_in_one_burst_read_as_if_reported_apart(backend: Backend) {
     let mut phone = RawPhone::connect(&server, &a.key);
     let ids = queue(&server, &a.key, 5, "Pairs");
     phone.recv_sends(ids.len());
-    let accepted: Vec<DeviceFrame> = ids.iter().map(|id| DeviceFrame::Accepted { request_id: id.clone() }).collect();
-    phone.send_burst(&accepted);
-    phone.recv_n(accepted.len());
+    phone.acknowledge(&ids);
     let [a1, b, c, d, e] = [0, 1, 2, 3, 4].map(|i| ids[i].as_str());
     // `c` was reported sent in a burst of its own.
     phone.send_burst(&[status(c, DeliveryStatus::Sent)]);
     phone.recv_n(1);
 
-    let failed = DeviceFrame::Status(StatusReport {
-        request_id: d.into(),
-        status: DeliveryStatus::Failed,
-        at: "2026-11-27T12:00:00Z".into(),
-        failure: Some(Failure { code: "no_service".into(), reason: "No service".into() }),
-    });
     let burst = [
         status(a1, DeliveryStatus::Sent),
         status(b, DeliveryStatus::Sent),
@@ -237,7 +246,7 @@ fn sent_and_delivered_in_one_burst_read_as_if_reported_apart(backend: Backend) {
         status(b, DeliveryStatus::Delivered),
         status(c, DeliveryStatus::Delivered),
         status(e, DeliveryStatus::Delivered),
-        failed,
+        failed(d, "no_service", "No service".into()),
     ];
     phone.send_burst(&burst);
     let answers = phone.recv_n(burst.len());
@@ -286,14 +295,15 @@ fn a_webhook_account_gets_both_events_of_a_burst_each_as_it_was(backend: Backend
     let mut phone = RawPhone::connect(&server, &a.key);
     let ids = queue(&server, &a.key, 1, "Hooked");
     phone.recv_sends(1);
-    phone.send_burst(&[DeviceFrame::Accepted { request_id: ids[0].clone() }]);
-    phone.recv_n(1);
+    phone.acknowledge(&ids);
     phone.send_burst(&[status(&ids[0], DeliveryStatus::Sent), status(&ids[0], DeliveryStatus::Delivered)]);
     phone.recv_n(2);
     assert_delivered_once(&server, &a.key, &ids[0]);
 
-    wait_until(Duration::from_secs(20), "both events at the receiver", || receiver.received().len() >= 2);
-    let got = receiver.received();
+    let got = poll(Duration::from_secs(20), "both events at the receiver", || {
+        let got = receiver.received();
+        (got.len() >= 2).then_some(got)
+    });
     let mut steps: Vec<(String, String)> = got
         .iter()
         .map(|r| {
@@ -343,8 +353,8 @@ fn a_device_whose_cleanup_failed_is_taken_offline_at_the_next_beat(backend: Back
     execute(&db, fault);
     // The phone hangs up holding both messages unacknowledged; its cleanup is refused.
     drop(phone);
-    wait_until(Duration::from_secs(15), "the refused cleanup in the server's log", || {
-        server.log().contains("could not record the device going offline")
+    poll(Duration::from_secs(15), "the refused cleanup in the server's log", || {
+        server.log().contains("could not record the device going offline").then_some(())
     });
     for id in &ids {
         let m = server.get(&format!("/v1/messages/{id}"), Some(&a.key)).json();
@@ -353,8 +363,10 @@ fn a_device_whose_cleanup_failed_is_taken_offline_at_the_next_beat(backend: Back
 
     execute(&db, "DELETE FROM cleanup_fault");
     // The beat comes every 5 s.
-    wait_until(Duration::from_secs(20), "the messages back in the queue", || {
-        ids.iter().all(|id| server.get(&format!("/v1/messages/{id}"), Some(&a.key)).json()["status"] == "queued")
+    poll(Duration::from_secs(20), "the messages back in the queue", || {
+        ids.iter()
+            .all(|id| server.get(&format!("/v1/messages/{id}"), Some(&a.key)).json()["status"] == "queued")
+            .then_some(())
     });
     for id in &ids {
         let m = server.get(&format!("/v1/messages/{id}"), Some(&a.key)).json();
@@ -376,14 +388,6 @@ fn execute(db: &TestDb, sql: &str) {
     }
 }
 
-fn wait_until(within: Duration, what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + within;
-    while !done() {
-        assert!(std::time::Instant::now() < deadline, "timed out after {within:?} waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// A phone that restarted mid-send reports `outcome_unknown` for what it cannot vouch for; a
 /// crash says nothing about its radio, so six of them in a row leave it usable.
 fn unknown_outcomes_after_a_restart_do_not_degrade_the_phone(backend: Backend) {
@@ -393,21 +397,10 @@ fn unknown_outcomes_after_a_restart_do_not_degrade_the_phone(backend: Backend) {
     let mut phone = RawPhone::connect(&server, &a.key);
     let ids = queue(&server, &a.key, 6, "Unknown");
     phone.recv_sends(ids.len());
-    let accepted: Vec<DeviceFrame> = ids.iter().map(|id| DeviceFrame::Accepted { request_id: id.clone() }).collect();
-    phone.send_burst(&accepted);
-    phone.recv_n(accepted.len());
+    phone.acknowledge(&ids);
     let unknown = relay_protocol::failure::OUTCOME_UNKNOWN;
-    let reports: Vec<DeviceFrame> = ids
-        .iter()
-        .map(|id| {
-            DeviceFrame::Status(StatusReport {
-                request_id: id.clone(),
-                status: DeliveryStatus::Failed,
-                at: "2026-11-27T12:00:00Z".into(),
-                failure: Some(Failure { code: unknown.into(), reason: relay_protocol::failure::reason(unknown) }),
-            })
-        })
-        .collect();
+    let reports: Vec<DeviceFrame> =
+        ids.iter().map(|id| failed(id, unknown, relay_protocol::failure::reason(unknown))).collect();
     phone.send_burst(&reports);
     phone.recv_n(reports.len());
 
@@ -438,10 +431,7 @@ fn messages_sent_before_a_reconnect_leave_the_new_link_its_whole_window(backend:
     for round in 0..2 {
         let ids = queue(&server, &a.key, 64, &format!("Window {round}"));
         phone.recv_sends(ids.len());
-        let accepted: Vec<DeviceFrame> =
-            ids.iter().map(|id| DeviceFrame::Accepted { request_id: id.clone() }).collect();
-        phone.send_burst(&accepted);
-        phone.recv_n(accepted.len());
+        phone.acknowledge(&ids);
         let sent: Vec<DeviceFrame> = ids.iter().map(|id| status(id, DeliveryStatus::Sent)).collect();
         phone.send_burst(&sent);
         phone.recv_n(sent.len());

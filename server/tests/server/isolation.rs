@@ -6,13 +6,13 @@
 //! covered without editing this test; a path parameter this test has no id for fails it.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::common::receiver::Receiver;
-use crate::common::{Backend, TestAccount, TestDb, TestDevice, TestServer, create_account};
+use crate::common::{Backend, TestAccount, TestDb, TestDevice, TestServer, create_account, poll};
 
 both_backends!(another_accounts_ids_answer_not_found_on_every_endpoint);
 
@@ -135,14 +135,6 @@ fn fill(path: &str, owned: &Owned) -> String {
     out
 }
 
-fn wait_until(within: Duration, what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn another_accounts_ids_answer_not_found_on_every_endpoint(backend: Backend) {
     let db = TestDb::new(backend);
     let a = create_account(&db, "owner@example.com", "standard");
@@ -152,8 +144,8 @@ fn another_accounts_ids_answer_not_found_on_every_endpoint(backend: Backend) {
     let owned = populate(&server, &a, &receiver.url());
     // The test delivery settles first, so that the snapshot is not taken mid-attempt.
     let delivery = format!("/v1/webhooks/deliveries/{}", owned.ids["delivery_id"]);
-    wait_until(Duration::from_secs(20), "the test delivery", || {
-        server.get(&delivery, Some(&a.key)).json()["delivery"]["status"] == "delivered"
+    poll(Duration::from_secs(20), "the test delivery", || {
+        (server.get(&delivery, Some(&a.key)).json()["delivery"]["status"] == "delivered").then_some(())
     });
 
     let spec = server.get("/openapi.json", None).json();

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::common::{Backend, FlakyLink, Reply, TestDb, TestDevice, TestServer, create_account};
+use crate::common::{Backend, FlakyLink, Reply, TestDb, TestDevice, TestServer, create_account, poll};
 use crate::messages::wait_for_status;
 
 both_backends!(
@@ -42,18 +42,6 @@ fn device(server: &TestServer, key: &str, id: &str) -> Value {
     let reply = server.get(&format!("/v1/devices/{id}"), Some(key));
     assert_eq!(reply.status, 200, "{}", reply.text);
     reply.json()
-}
-
-/// Polls `check` every 50 ms until it returns `Some`, or panics with `what` after `within`.
-fn poll<T>(within: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out after {within:?} waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn a_message_travels_from_the_api_to_the_phone_and_back(backend: Backend) {

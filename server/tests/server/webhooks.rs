@@ -4,13 +4,13 @@
 
 use std::collections::HashMap;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::common::receiver::{Answer, Received, Receiver};
-use crate::common::{Backend, TestDb, TestDevice, TestServer, create_account};
+use crate::common::{Backend, TestDb, TestDevice, TestServer, create_account, poll};
 use crate::messages::wait_for_status;
 
 both_backends!(
@@ -30,17 +30,6 @@ both_backends!(
 
 /// Webhooks to loopback are allowed only with this flag; retries come after 300 ms.
 const ARGS: &[&str] = &["--allow-private-webhooks", "--unsafe-test-webhook-schedule-ms", "300"];
-
-fn poll<T>(within: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out after {within:?} waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// Creates an endpoint; returns (id, secret).
 fn create_webhook(server: &TestServer, key: &str, body: Value) -> (String, String) {

@@ -43,6 +43,18 @@ macro_rules! both_backends {
     )+};
 }
 
+/// Polls `check` every 50 ms until it returns `Some`, or panics with `what` after `within`.
+pub fn poll<T>(within: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {within:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// The base PostgreSQL URL (database `test` on 127.0.0.1 unless `RELAY_TEST_POSTGRES_URL` says otherwise).
 pub fn postgres_base_url() -> String {
     std::env::var("RELAY_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())

@@ -93,6 +93,26 @@ pub async fn run(hub: Arc<Hub>, db: Db, limits: Arc<RateLimits>) {
     }
 }
 
+/// Leaves the cluster as this instance stops, once its phones' sessions have closed: takes
+/// offline any device it still holds and deletes its own row. The instances that stay then
+/// count it out at their next beat, not [`DEAD_AFTER`] later: until then each would still
+/// enforce half a key's quota and `NOTIFY` an instance that is gone (a stop and a start, as
+/// in a rolling restart, left a lone instance doing both for 20 s).
+pub async fn leave(hub: &Arc<Hub>, db: &Db) {
+    if let Err(e) = release_strays(hub, db).await {
+        tracing::warn!(error = %e, "could not take this instance's devices offline as it stops");
+    }
+    let me = hub.instance().clone();
+    let left = db
+        .write(move |conn| {
+            diesel::delete(server_instances::table.find(me.as_str())).execute(conn).map_err(StoreError::from)
+        })
+        .await;
+    if let Err(e) = left {
+        tracing::warn!(error = %e, "could not remove this instance from the cluster; the others count it out in 20 s");
+    }
+}
+
 /// Takes offline the devices this instance holds in the database but has no connection of:
 /// the cleanup of their last connection failed (PostgreSQL may fail a transaction to break a
 /// deadlock, or the database may be unreachable for a moment). Until then the device would

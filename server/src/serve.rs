@@ -149,6 +149,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
         abandon.abort();
     }
     flush_last_used(&upkeep_state).await;
+    crate::cluster::leave(&upkeep_state.hub, &db).await;
     tracing::info!("stopped");
     result.map_err(ServeError::Run)
 }

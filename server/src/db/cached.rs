@@ -9,6 +9,11 @@
 //! values change, the text shows, so a cached statement is reused exactly when it is the
 //! same statement. The cache only grows with the number of distinct texts, so a list's
 //! length is bounded: longer lists than [`MAX_CACHED_LIST`] are compiled as before.
+//!
+//! Load a [`Cached`] statement (`load`, `get_results`, with `RETURNING` for a write); do not
+//! `execute` it. On PostgreSQL diesel's `execute` hands the statement cache a reference to the
+//! query, and a reference re-derives "safe to cache" from the query's parts, which refuse:
+//! the statement was parsed and planned on every run, as before (seen in PostgreSQL's log).
 
 use diesel::QueryResult;
 use diesel::backend::Backend;

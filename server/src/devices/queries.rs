@@ -234,11 +234,13 @@ pub fn store_heartbeat(conn: &mut DbConnection, id: &str, heartbeat_json: &str, 
 pub fn record_outcome(conn: &mut DbConnection, id: &str, failed: bool, threshold: i32) -> QueryResult<bool> {
     if !failed {
         // Filtered: a success after a success (the usual case) writes nothing.
-        // Runs for every report: on the backend's own connection, and kept compiled.
+        // Runs for every report: on the backend's own connection, and kept compiled (loaded,
+        // not executed: see `crate::db::cached`).
         let reset = diesel::update(devices::table.find(id))
             .filter(devices::consecutive_failures.ne(0))
-            .set(devices::consecutive_failures.eq(0));
-        crate::per_backend!(conn, |c| crate::db::cached::cached(reset).execute(c))?;
+            .set(devices::consecutive_failures.eq(0))
+            .returning(devices::id);
+        crate::per_backend!(conn, |c| crate::db::cached::cached(reset).load::<String>(c))?;
         return Ok(false);
     }
     diesel::update(devices::table.find(id))

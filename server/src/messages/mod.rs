@@ -2,6 +2,7 @@
 
 pub mod models;
 pub mod patterns;
+mod pg_insert;
 pub mod queries;
 pub mod routes;
 pub mod text;

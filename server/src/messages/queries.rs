@@ -2,7 +2,7 @@
 //! win) plus its event row, in one transaction; `queued`, `sent` and `delivered`, which a
 //! message passes once each, are read from its own columns instead (see [`events`]).
 
-use crate::db::cached::{MAX_CACHED_LIST, cached, cached_list};
+use crate::db::cached::{cached, cached_list};
 use std::collections::{HashMap, HashSet};
 
 use chrono::{Duration, NaiveDateTime};
@@ -10,6 +10,7 @@ use diesel::dsl::{count_star, max};
 use diesel::prelude::*;
 
 use super::models::{Event, Lane, Message, Status};
+use super::pg_insert::InsertMessages;
 use crate::db::bulk::{Cell, Sql, rows_per_statement};
 use crate::db::schema::{devices, message_events, message_minutes, message_totals, messages};
 use crate::db::{DbConnection, write_transaction};
@@ -65,13 +66,13 @@ fn add_events(conn: &mut DbConnection, events: &[Event]) -> QueryResult<()> {
 /// Inserts new messages. Their first event, `queued` at `queued_at`, is not stored: the row
 /// already says it, and a send (or a bulk of 100,000) then writes one row per message, not two.
 ///
-/// PostgreSQL takes up to [`MAX_CACHED_LIST`] rows per statement (a round trip each, and a
-/// prepared statement per count of rows); SQLite, in process, one cached statement per row.
+/// PostgreSQL takes up to 1,000 rows per statement, one prepared statement for any count
+/// ([`InsertMessages`]); SQLite, in process, one cached statement per row.
 pub fn insert(conn: &mut DbConnection, batch: &[Message]) -> QueryResult<()> {
     match conn {
         DbConnection::Postgres(c) => {
-            for rows in batch.chunks(MAX_CACHED_LIST) {
-                cached_list(diesel::insert_into(messages::table).values(rows), rows.len()).execute(c)?;
+            for rows in batch.chunks(1_000) {
+                InsertMessages::new(rows).execute(c)?;
             }
         }
         DbConnection::Sqlite(c) => {

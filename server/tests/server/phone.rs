@@ -585,6 +585,31 @@ mod rate_limits_hold_across_instances {
     }
 }
 
+mod an_instance_that_stops_leaves_at_once {
+    #[test]
+    fn postgres() {
+        super::an_instance_that_stops_leaves_at_once()
+    }
+}
+
+/// An instance stopped with SIGTERM removes itself: the one that stays counts it out at its
+/// next beat (5 s), not after the 20 s of silence that mark a killed one dead, and from then
+/// enforces a key's whole quota again.
+fn an_instance_that_stops_leaves_at_once() {
+    let db = TestDb::new(Backend::Postgres);
+    let a = TestServer::start(&db);
+    let mut b = TestServer::start(&db);
+    poll(Duration::from_secs(20), "both instances counted", || {
+        a.get("/metrics", None).text.contains("relay_server_instances 2").then_some(())
+    });
+    let stopped = Instant::now();
+    assert!(b.terminate(), "B exits 0 on SIGTERM; log:\n{}", b.log());
+    poll(Duration::from_secs(12), "A counts B out", || {
+        a.get("/metrics", None).text.contains("relay_server_instances 1").then_some(())
+    });
+    eprintln!("A counted B out {:?} after B was told to stop", stopped.elapsed());
+}
+
 /// Two instances, one key: together they allow the plan's burst, not twice it.
 fn rate_limits_hold_across_instances() {
     let db = TestDb::new(Backend::Postgres);

@@ -18,6 +18,11 @@ use diesel::sql_types::{Array, Integer, Nullable, SmallInt, Text, Timestamp};
 
 use super::models::Message;
 
+/// Every column of `messages`, in the order the arrays are bound below.
+const COLUMNS: &str = "id, account_id, to_number, body, priority, status, requested_device_id, device_id, sim, \
+    encoding, segments, metadata, batch_id, attempts, failure_code, failure_reason, expires_at, queued_at, \
+    dispatched_at, acked_at, sent_at, delivered_at, finished_at, updated_at, redacted_body";
+
 /// The rows of one INSERT, column by column (borrowed from the messages).
 pub struct InsertMessages<'a> {
     id: Vec<&'a str>,
@@ -94,12 +99,9 @@ impl<Conn> RunQueryDsl<Conn> for InsertMessages<'_> {}
 
 impl QueryFragment<Pg> for InsertMessages<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql(
-            "INSERT INTO messages (id, account_id, to_number, body, priority, status, \
-             requested_device_id, device_id, sim, encoding, segments, metadata, batch_id, attempts, \
-             failure_code, failure_reason, expires_at, queued_at, dispatched_at, acked_at, sent_at, \
-             delivered_at, finished_at, updated_at, redacted_body) SELECT * FROM unnest(",
-        );
+        out.push_sql("INSERT INTO messages (");
+        out.push_sql(COLUMNS);
+        out.push_sql(") SELECT * FROM unnest(");
         out.push_bind_param::<Array<Text>, _>(&self.id)?;
         out.push_sql(", ");
         out.push_bind_param::<Array<Text>, _>(&self.account_id)?;
@@ -145,5 +147,25 @@ impl QueryFragment<Pg> for InsertMessages<'_> {
         out.push_bind_param::<Array<Nullable<Text>>, _>(&self.redacted_body)?;
         out.push_sql(")");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::COLUMNS;
+    use crate::db::schema::messages;
+    use diesel::pg::Pg;
+    use diesel::query_dsl::QueryDsl;
+
+    /// A column added to `messages` (and so to `Message`) must be added here too, or
+    /// PostgreSQL would store its default instead of the message's value.
+    #[test]
+    fn the_insert_names_every_column_of_messages_in_schema_order() {
+        let select = diesel::debug_query::<Pg, _>(&messages::table.select(messages::all_columns)).to_string();
+        let listed = select.trim_start_matches("SELECT ").split(" FROM").next().unwrap_or_default();
+        let schema: Vec<&str> =
+            listed.split(", ").map(|c| c.trim_start_matches("\"messages\".").trim_matches('"')).collect();
+        let ours: Vec<&str> = COLUMNS.split(',').map(str::trim).collect();
+        assert_eq!(ours, schema);
     }
 }

@@ -14,6 +14,8 @@ use diesel::QueryResult;
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::query_dsl::RunQueryDsl;
+use diesel::serialize::ToSql;
+use diesel::sql_types::HasSqlType;
 use diesel::sql_types::{Array, Integer, Nullable, SmallInt, Text, Timestamp};
 
 use super::models::Message;
@@ -103,51 +105,42 @@ impl QueryFragment<Pg> for InsertMessages<'_> {
         out.push_sql(COLUMNS);
         out.push_sql(") SELECT * FROM unnest(");
         out.push_bind_param::<Array<Text>, _>(&self.id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(&self.account_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(&self.to_number)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(&self.body)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<SmallInt>, _>(&self.priority)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(&self.status)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.requested_device_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.device_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Nullable<SmallInt>>, _>(&self.sim)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(&self.encoding)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Integer>, _>(&self.segments)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.metadata)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.batch_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Integer>, _>(&self.attempts)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.failure_code)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.failure_reason)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Timestamp>, _>(&self.expires_at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Timestamp>, _>(&self.queued_at)?;
+        let o = &mut out;
+        then::<Array<Text>, _>(o, &self.account_id)?;
+        then::<Array<Text>, _>(o, &self.to_number)?;
+        then::<Array<Text>, _>(o, &self.body)?;
+        then::<Array<SmallInt>, _>(o, &self.priority)?;
+        then::<Array<Text>, _>(o, &self.status)?;
+        then::<Array<Nullable<Text>>, _>(o, &self.requested_device_id)?;
+        then::<Array<Nullable<Text>>, _>(o, &self.device_id)?;
+        then::<Array<Nullable<SmallInt>>, _>(o, &self.sim)?;
+        then::<Array<Text>, _>(o, &self.encoding)?;
+        then::<Array<Integer>, _>(o, &self.segments)?;
+        then::<Array<Nullable<Text>>, _>(o, &self.metadata)?;
+        then::<Array<Nullable<Text>>, _>(o, &self.batch_id)?;
+        then::<Array<Integer>, _>(o, &self.attempts)?;
+        then::<Array<Nullable<Text>>, _>(o, &self.failure_code)?;
+        then::<Array<Nullable<Text>>, _>(o, &self.failure_reason)?;
+        then::<Array<Timestamp>, _>(o, &self.expires_at)?;
+        then::<Array<Timestamp>, _>(o, &self.queued_at)?;
         for times in [&self.dispatched_at, &self.acked_at, &self.sent_at, &self.delivered_at, &self.finished_at] {
-            out.push_sql(", ");
-            out.push_bind_param::<Array<Nullable<Timestamp>>, _>(times)?;
+            then::<Array<Nullable<Timestamp>>, _>(o, times)?;
         }
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Timestamp>, _>(&self.updated_at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.redacted_body)?;
+        then::<Array<Timestamp>, _>(o, &self.updated_at)?;
+        then::<Array<Nullable<Text>>, _>(o, &self.redacted_body)?;
         out.push_sql(")");
         Ok(())
     }
+}
+
+/// The next column's array, after a comma.
+fn then<'b, ST, U>(out: &mut AstPass<'_, 'b, Pg>, values: &'b U) -> QueryResult<()>
+where
+    Pg: HasSqlType<ST>,
+    U: ToSql<ST, Pg>,
+{
+    out.push_sql(", ");
+    out.push_bind_param::<ST, U>(values)
 }
 
 #[cfg(test)]

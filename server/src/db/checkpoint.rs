@@ -13,6 +13,12 @@
 //! checkpoint's). Every half second, one message in twenty at 1,000 a second met such a
 //! stall and the dispatch p99 was 25–36 ms; every five seconds, 9–23 ms, with the same end to
 //! end rate. Fewer checkpoints also copy a hot page once rather than ten times.
+//!
+//! Under sustained writes this thread cannot restart the log (the writer adds frames while it
+//! copies), so the backstop, in a commit of the writer, still does most checkpoints: at
+//! 15,000 sends a second, once a second, and the writer then waits on `fsync`. A larger
+//! backstop made that stall rarer but long enough to break the dispatch latency target
+//! (bench/ANALYSIS.md, the runs of 08:30–09:10 UTC).
 
 use std::sync::Weak;
 use std::time::Duration;

@@ -17,8 +17,9 @@
 //! Under sustained writes this thread cannot restart the log (the writer adds frames while it
 //! copies), so the backstop, in a commit of the writer, still does most checkpoints: at
 //! 15,000 sends a second, once a second, and the writer then waits on `fsync`. A larger
-//! backstop made that stall rarer but long enough to break the dispatch latency target
-//! (bench/ANALYSIS.md, the runs of 08:30–09:10 UTC).
+//! backstop made that stall rarer but long enough to break the dispatch latency target, and
+//! checkpointing every 500 ms while the log stays long slowed the writer more than it spared
+//! it (bench/ANALYSIS.md, the runs of 08:30–10:00 UTC).
 
 use std::sync::Weak;
 use std::time::Duration;

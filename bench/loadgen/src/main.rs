@@ -161,6 +161,8 @@ fn chrono_like_now() -> String {
 struct CpuSnap {
     at: Instant,
     server: u64,
+    /// The server's database writer threads (SQLite's one, PostgreSQL's main and intake).
+    writers: u64,
     devices: u64,
     me: u64,
     busy: u64,
@@ -170,6 +172,9 @@ struct CpuSnap {
 #[derive(Clone, Debug, Default)]
 struct CpuUse {
     server: f64,
+    writers: f64,
+    /// Share of samples in which a writer thread waited on the disk (closed loops only).
+    writer_disk_wait: Option<f64>,
     devices: f64,
     loadgen: f64,
     others: f64,
@@ -177,12 +182,49 @@ struct CpuUse {
 }
 
 fn proc_ticks(pid: &str) -> u64 {
-    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0 };
+    stat_ticks(Path::new(&format!("/proc/{pid}/stat")))
+}
+
+/// User and system CPU ticks in a `/proc` `stat` file (of a process or of one of its threads).
+fn stat_ticks(stat: &Path) -> u64 {
+    let Ok(s) = std::fs::read_to_string(stat) else { return 0 };
     let Some(i) = s.rfind(')') else { return 0 };
     let f: Vec<&str> = s[i + 1..].split_whitespace().collect();
     // f[0] is field 3 (state): utime is field 14, stime field 15.
     let get = |k: usize| f.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
     get(11) + get(12)
+}
+
+/// The server's writer threads: their `/proc` task folders.
+fn writer_tasks(pid: u32) -> Vec<std::path::PathBuf> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return vec![] };
+    tasks
+        .flatten()
+        .map(|t| t.path())
+        .filter(|t| {
+            std::fs::read_to_string(t.join("comm"))
+                .is_ok_and(|c| c.starts_with("relay-db-writer") || c.starts_with("relay-db-intake"))
+        })
+        .collect()
+}
+
+/// Samples the server's writer threads' state every 10 ms until `stop`: the share of samples in
+/// which one waited on the disk (state D), as a writer's own WAL checkpoint does in `fsync`.
+fn sample_disk_wait(pid: u32, stop: Arc<std::sync::atomic::AtomicBool>) -> std::thread::JoinHandle<Option<f64>> {
+    std::thread::spawn(move || {
+        let tasks = writer_tasks(pid);
+        let (mut samples, mut waiting) = (0u64, 0u64);
+        while !stop.load(Ordering::Relaxed) {
+            for t in &tasks {
+                let Ok(stat) = std::fs::read_to_string(t.join("stat")) else { continue };
+                let state = stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().next());
+                samples += 1;
+                waiting += u64::from(state == Some("D"));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        (samples > 0).then(|| waiting as f64 / samples as f64)
+    })
 }
 
 fn machine_ticks() -> (u64, u64) {
@@ -202,6 +244,7 @@ fn snap(server_pid: Option<u32>, device_pids: &[u32]) -> CpuSnap {
     CpuSnap {
         at: Instant::now(),
         server: server_pid.map(|p| proc_ticks(&p.to_string())).unwrap_or(0),
+        writers: server_pid.map(|p| writer_tasks(p).iter().map(|t| stat_ticks(&t.join("stat"))).sum()).unwrap_or(0),
         devices: device_pids.iter().map(|p| proc_ticks(&p.to_string())).sum(),
         me: proc_ticks("self"),
         busy,
@@ -227,12 +270,13 @@ fn cpu_use(a: &CpuSnap, b: &CpuSnap) -> CpuUse {
     let hz = clk_tck();
     let cores = |x: u64, y: u64| y.saturating_sub(x) as f64 / hz / secs;
     let server = cores(a.server, b.server);
+    let writers = cores(a.writers, b.writers);
     let devices = cores(a.devices, b.devices);
     let loadgen = cores(a.me, b.me);
     let dt = b.total.saturating_sub(a.total) as f64;
     let machine = if dt > 0.0 { b.busy.saturating_sub(a.busy) as f64 / dt * ncpu() } else { 0.0 };
     let others = (machine - server - devices - loadgen).max(0.0);
-    CpuUse { server, devices, loadgen, others, machine }
+    CpuUse { server, writers, writer_disk_wait: None, devices, loadgen, others, machine }
 }
 
 fn loadavg() -> String {
@@ -246,10 +290,13 @@ fn load1() -> f64 {
 }
 
 fn cpu_line(c: &CpuUse) -> String {
+    let wait =
+        c.writer_disk_wait.map(|w| format!(", waiting on the disk {:.0} % of the time", w * 100.0)).unwrap_or_default();
     format!(
-        "CPU in cores (of {:.0}): server {:.2}, phones {:.2}, loadgen {:.2}, everything else (PostgreSQL, other work) {:.2}; machine busy {:.2}",
+        "CPU in cores (of {:.0}): server {:.2} (its database writers {:.2}{wait}), phones {:.2}, loadgen {:.2}, everything else (PostgreSQL, other work) {:.2}; machine busy {:.2}",
         ncpu(),
         c.server,
+        c.writers,
         c.devices,
         c.loadgen,
         c.others,
@@ -854,8 +901,12 @@ async fn closed_loop(cfg: &Config, url: &str, key: &str, post: bool, server_pid:
     }
     tokio::time::sleep_until(measure_from.into()).await;
     let a2 = snap(Some(server_pid), &[]);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = sample_disk_wait(server_pid, stop.clone());
     tokio::time::sleep_until(end.into()).await;
     let b = snap(Some(server_pid), &[]);
+    stop.store(true, Ordering::Relaxed);
+    let writer_disk_wait = sampler.join().ok().flatten();
     let mut tally = Tally::default();
     for h in handles {
         if let Ok(t) = h.await {
@@ -864,7 +915,7 @@ async fn closed_loop(cfg: &Config, url: &str, key: &str, post: bool, server_pid:
     }
     tally.lat_us.sort_unstable();
     let rate = tally.ok as f64 / cfg.duration;
-    ClosedLoop { tally, rate, cpu: cpu_use(&a2, &b), load }
+    ClosedLoop { tally, rate, cpu: CpuUse { writer_disk_wait, ..cpu_use(&a2, &b) }, load }
 }
 
 /// Several rounds of one closed loop as one: tallies merged, rate and CPU averaged.
@@ -885,6 +936,10 @@ fn pooled(loops: Vec<ClosedLoop>) -> Pooled {
     let mut tally = Tally::default();
     for l in loops {
         cpu.server += l.cpu.server / n;
+        cpu.writers += l.cpu.writers / n;
+        if let Some(w) = l.cpu.writer_disk_wait {
+            cpu.writer_disk_wait = Some(cpu.writer_disk_wait.unwrap_or(0.0) + w / n);
+        }
         cpu.devices += l.cpu.devices / n;
         cpu.loadgen += l.cpu.loadgen / n;
         cpu.others += l.cpu.others / n;

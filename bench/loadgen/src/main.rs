@@ -188,11 +188,16 @@ fn proc_ticks(pid: &str) -> u64 {
 /// User and system CPU ticks in a `/proc` `stat` file (of a process or of one of its threads).
 fn stat_ticks(stat: &Path) -> u64 {
     let Ok(s) = std::fs::read_to_string(stat) else { return 0 };
-    let Some(i) = s.rfind(')') else { return 0 };
-    let f: Vec<&str> = s[i + 1..].split_whitespace().collect();
+    let f: Vec<&str> = stat_fields(&s).collect();
     // f[0] is field 3 (state): utime is field 14, stime field 15.
     let get = |k: usize| f.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
     get(11) + get(12)
+}
+
+/// The fields of a `/proc` `stat` line after the command name (which may hold spaces), from
+/// field 3, the state.
+fn stat_fields(stat: &str) -> impl Iterator<Item = &str> {
+    stat.rfind(')').map(|i| &stat[i + 1..]).unwrap_or_default().split_whitespace()
 }
 
 /// The server's writer threads: their `/proc` task folders.
@@ -217,9 +222,8 @@ fn sample_disk_wait(pid: u32, stop: Arc<std::sync::atomic::AtomicBool>) -> std::
         while !stop.load(Ordering::Relaxed) {
             for t in &tasks {
                 let Ok(stat) = std::fs::read_to_string(t.join("stat")) else { continue };
-                let state = stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().next());
                 samples += 1;
-                waiting += u64::from(state == Some("D"));
+                waiting += u64::from(stat_fields(&stat).next() == Some("D"));
             }
             std::thread::sleep(Duration::from_millis(10));
         }

@@ -3,8 +3,8 @@ use diesel::prelude::*;
 use super::models::{ApiKey, CreatedKey, NewApiKey};
 use super::secret;
 use crate::accounts::Account;
-use crate::db::DbConnection;
 use crate::db::schema::{accounts, api_keys};
+use crate::db::{DbConnection, write_transaction};
 use crate::ids::{IdKind, new_id};
 use crate::recipients::queries as recipients;
 use crate::time;
@@ -37,7 +37,9 @@ pub fn list(conn: &mut DbConnection, account_id: &str) -> QueryResult<Vec<ApiKey
 /// Revokes a key. With `account_id`, only that account's key (so one account can never touch
 /// another's); without, any key (the operator's CLI). Returns the key, `None` if there is none.
 pub fn revoke(conn: &mut DbConnection, key_id: &str, account_id: Option<&str>) -> QueryResult<Option<ApiKey>> {
-    conn.transaction(|conn| {
+    // Reads, then writes: on SQLite a deferred transaction would fail at once with "database
+    // is locked" if anything committed in between (the last-used times, a send).
+    write_transaction(conn, |conn| {
         let mut query = api_keys::table.filter(api_keys::id.eq(key_id)).into_boxed();
         if let Some(account_id) = account_id {
             query = query.filter(api_keys::account_id.eq(account_id));

@@ -26,7 +26,7 @@
 //! without syncing it, `synchronous = NORMAL`). So the same thread also syncs the log every
 //! [`FLUSH_EVERY`] while it grows ([`LogFlush`]): the backstop's `fsync` then finds a few
 //! milliseconds' worth of pages left to write, and the writer keeps committing meanwhile.
-//! They change no guarantee: SQLite's own syncs are as before.
+//! These syncs change no guarantee: SQLite's own syncs are as before.
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -131,6 +131,7 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
     }
+
     /// The log is synced when it grew, and left alone while it stands still.
     #[test]
     fn the_log_is_synced_only_when_it_changed() {

@@ -30,7 +30,6 @@ pub async fn run(hub: Arc<Hub>, db: Db) {
         // as much as it asked for found the queue dry: a further round would only confirm
         // that (on PostgreSQL a transaction and three statements for nothing, at every wake).
         // Work queued meanwhile has woken the hub again, and is claimed at once.
-        stranded.requeue(&hub, &db).await;
         loop {
             match round(&hub, &db, &mut stranded).await {
                 Ok(true) => continue,
@@ -41,11 +40,14 @@ pub async fn run(hub: Arc<Hub>, db: Db) {
                 }
             }
         }
+        // Once per pass, so that a write the database refused is tried again at the next.
+        stranded.requeue(&hub, &db).await;
     }
 }
 
-/// One pass over the devices that have room, every claim in one writer job. Returns whether
-/// some phone got as many messages as it asked for, so that more may be waiting.
+/// One pass over the devices that have room, every claim in one writer job; what could not
+/// be handed out is left in `stranded`. Returns whether some phone got as many messages as it
+/// asked for, so that more may be waiting.
 async fn round(hub: &Hub, db: &Db, stranded: &mut Stranded) -> Result<bool, StoreError> {
     let candidates = hub.candidates();
     if candidates.is_empty() {
@@ -64,8 +66,8 @@ async fn round(hub: &Hub, db: &Db, stranded: &mut Stranded) -> Result<bool, Stor
     let claimed =
         db.write(move |conn| queries::claim_round(conn, me.as_str(), &wanted).map_err(StoreError::from)).await?;
     let more = claimed.iter().zip(&limits).any(|(messages, limit)| messages.len() >= *limit);
-    // Every device's claims go out before any re-queue is written: a failed write must not
-    // keep the other devices' messages from their phones.
+    // Every device's claims go out before any re-queue is written (by the caller): a failed
+    // write must not keep the other devices' messages from their phones.
     for (c, messages) in candidates.iter().zip(claimed) {
         let mut lost = Vec::new();
         for m in messages {
@@ -82,7 +84,6 @@ async fn round(hub: &Hub, db: &Db, stranded: &mut Stranded) -> Result<bool, Stor
             stranded.0.push((c.device_id.clone(), lost));
         }
     }
-    stranded.requeue(hub, db).await;
     Ok(more)
 }
 
@@ -165,9 +166,9 @@ mod tests {
     }
 
     /// One round claims a message for each of two phones. Phone A's frame stream is gone (its
-    /// connection was replaced), so its message is stranded, and putting it back in the queue
-    /// fails. Phone B still gets its own message in that round; A's is re-queued at the next
-    /// pass once the database takes the write.
+    /// connection was replaced), so its message is stranded; phone B still gets its own. Putting
+    /// A's back in the queue fails, and it stays stranded until a later pass, once the database
+    /// takes the write.
     #[tokio::test]
     async fn a_failed_requeue_holds_back_no_other_phone_and_is_retried() {
         let dir = tempfile::tempdir().unwrap();
@@ -212,6 +213,8 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         assert_eq!(stranded.0, vec![("dev_a".to_owned(), vec!["req_a".to_owned()])]);
+        stranded.requeue(&hub, &db).await;
+        assert_eq!(stranded.0, vec![("dev_a".to_owned(), vec!["req_a".to_owned()])], "a refused write was dropped");
         assert_eq!(status(&db, "req_a"), "dispatched");
 
         db.conn().unwrap().batch_execute("DELETE FROM requeue_fault;").unwrap();
